@@ -1,0 +1,58 @@
+"""`harness` command line: one sub-command per module in `harness.commands`.
+
+Modules are imported only when chosen, so `harness --help` and `harness data`
+do not start Keras.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Each module defines
+#   configure(parser: argparse.ArgumentParser) -> None
+#   run(args: argparse.Namespace) -> int
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("harness.commands.data", "make, load and inspect cardiac slice-range data"),
+    "sweep": ("harness.commands.sweep", "run a grid of transfer-learning trials from a YAML config"),
+    "results": ("harness.commands.results", "list and export finished trials"),
+    "bench": ("harness.commands.bench", "naive vs cached feature computation, speed ratios and metric differences"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Transfer-learning meta-benchmark on cardiac short-axis slice classification.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module_name)
+        if only is None or only == name:
+            _module(module_name).configure(p)
+    return parser
+
+
+def _module(module_name: str):
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise SystemExit(f"harness: command module {module_name} is not available in this install") from exc
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=chosen if chosen in COMMANDS else "")
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    return int(_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
