@@ -1,0 +1,56 @@
+"""`review agreement [--coding DIR] [--json]`: inter-coder agreement of the coding passes.
+
+Reads `DIR/pass_a/*.json` and `DIR/pass_b/*.json` (default `data/coding`,
+format in `data/coding/MANUAL.md`); rules in `review.agreement`.
+
+JSON (`--json`)::
+
+    {"coding": "data/coding", "n_pass_a": 118, "n_pass_b": 118, "n_both": 118, "n_both_included": 101,
+     "included":    {"kappa": 0.81, "agreement": 0.95, "n": 118, "n_included_a": 104, "n_included_b": 103},
+     "categorical": [{"field": "tl_type", "kappa": 0.62, "agreement": 0.74, "n": 101, "n_both_stated": 80}],
+     "numeric":     [{"field": "auc", "tolerance": 0.0005, "n_either": 40, "n_both": 35, "n_match": 31,
+                      "exact_share": 0.775}],
+     "sets":        [{"field": "backbone_models", "n_either": 95, "n_both": 90, "n_match": 70,
+                      "exact_share": 0.737}]}
+
+(numbers above show the shape only). `kappa` is null when undefined (a single
+category in both passes, or no studies).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from review.agreement import DEFAULT_CODING, CodingError, agreement
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--coding", default=str(DEFAULT_CODING),
+                        help="folder with pass_a/, pass_b/ (default data/coding)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = agreement(args.coding)
+    except CodingError as exc:
+        print(f"review agreement: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"{args.coding}: pass a {report.n_pass_a} studies, pass b {report.n_pass_b}, both {report.n_both}, "
+          f"included by both {report.n_both_included}")
+    inc = report.included
+    print(f"included            kappa {_f(inc['kappa'])}  agreement {_f(inc['agreement'])}  n {inc['n']}")
+    for item in report.categorical:
+        print(f"{item['field']:<19} kappa {_f(item['kappa'])}  agreement {_f(item['agreement'])}  n {item['n']}")
+    for item in report.sets + report.numeric:
+        tol = f"  tolerance {item['tolerance']}" if "tolerance" in item else "  (same set of names)"
+        print(f"{item['field']:<19} exact {_f(item['exact_share'])}  {item['n_match']}/{item['n_either']}{tol}")
+    return 0
+
+
+def _f(x: float | None) -> str:
+    return "  n/a" if x is None else f"{x:5.3f}"
