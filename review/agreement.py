@@ -237,10 +237,13 @@ def _row(study: dict[str, Any], origin: str, cb: Codebook) -> dict[str, str]:
             continue
         n_values += 1
         row[name] = join_multi(v, cb.list_separator) if isinstance(v, list) else format_cell(v)
-        quote = (study["fields"][name] or {}).get("quote") if isinstance(study["fields"][name], dict) else None
+        entry = study["fields"][name] if isinstance(study["fields"][name], dict) else {}
+        quote = entry.get("quote")
         if quote:
             n_quoted += 1
-            quotes.append(f"{name}: {' '.join(str(quote).split())}")
+            url = entry.get("url")
+            where = f" [{url}]" if url and url != study.get("source_url") else ""
+            quotes.append(f"{name}: {' '.join(str(quote).split())}{where}")
     row["source_url"] = format_cell(study.get("source_url"))
     row["evidence"] = " | ".join(quotes) or f"no codable values stated in the source ({origin})"
     coder = study.get("coder") or ""

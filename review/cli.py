@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "spearman": ("review.commands.spearman", "Figure 6: data size vs AUC / accuracy (Spearman)"),
     "audit": ("review.commands.audit", "published numbers next to the values recomputed from the CSV"),
     "agreement": ("review.commands.agreement", "inter-coder agreement of the coding passes"),
+    "merge-coding": ("review.commands.merge_coding", "rebuild the studies CSV from the resolved coding"),
     "report": ("review.commands.report", "every figure plus a Markdown report"),
 }
 

@@ -1,0 +1,269 @@
+"""Figure 6 of Kim et al. 2022: normalised data size vs AUC and vs accuracy.
+
+The review's rules (Results, "Performance visualization"):
+
+* only studies with one backbone model, one TL type and one image modality
+  are kept; the excluded ones have "multiple models (n=57), ... multiple TL
+  types (n=14) or ... minor models like LeNet (n=9)". The rules are applied in
+  that order, so each excluded study is counted once, under its first reason.
+  Rows whose category, TL type or modality is not coded are dropped under
+  their own reason (they cannot be placed) and reported as such.
+* "The X coordinate is the normalized data quantity": data quantity divided by
+  the number of classes, where the quantity is the number of patients for CT,
+  MRI and microscopy ("reflect the number of patients") and the number of
+  images otherwise.
+* Spearman's rank correlation of that size with AUC and with accuracy.
+
+p values are those of `scipy.stats.spearmanr` (t distribution with n - 2
+degrees of freedom). Confidence intervals are percentile bootstrap intervals
+over studies (rows resampled with replacement, numpy Generator seeded).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PATIENT_MODALITIES: tuple[str, ...] = ("CT", "MRI", "microscopy")
+METRICS: tuple[str, ...] = ("auc", "accuracy")
+#: (reason, test) in the order the selection applies them.
+REASONS: tuple[str, ...] = ("backbone not coded", "multiple models", "TL type not coded",
+                            "multiple TL types", "minor model", "modality not coded",
+                            "multiple modalities")
+
+
+def _text(df: pd.DataFrame, column: str) -> pd.Series:
+    """Column as stripped strings with missing values as ''."""
+    if column not in df:
+        return pd.Series([""] * len(df), index=df.index)
+    return df[column].astype("string").fillna("").str.strip()
+
+
+def _number(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df:
+        return pd.Series([np.nan] * len(df), index=df.index, dtype=float)
+    return pd.to_numeric(df[column], errors="coerce").astype(float)
+
+
+def data_quantity(df: pd.DataFrame, patient_modalities: tuple[str, ...] = PATIENT_MODALITIES
+                  ) -> pd.Series:
+    """Patients for CT/MRI/microscopy, images otherwise (NaN where that count is missing)."""
+    patients = _text(df, "modality").isin(patient_modalities)
+    return _number(df, "n_patients").where(patients, _number(df, "n_images"))
+
+
+def normalised_size(df: pd.DataFrame, patient_modalities: tuple[str, ...] = PATIENT_MODALITIES
+                    ) -> pd.Series:
+    """Data quantity per class, the x axis of Figure 6."""
+    classes = _number(df, "n_classes")
+    return data_quantity(df, patient_modalities) / classes.where(classes > 0)
+
+
+def select_subset(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the review's Figure 6 selection; return (kept rows, excluded [study_id, reason])."""
+    category, tl, modality = _text(df, "backbone_category"), _text(df, "tl_type"), _text(df, "modality")
+    family = _text(df, "backbone_family")
+    tests = {
+        "backbone not coded": category.eq(""),
+        "multiple models": category.eq("multiple") | family.eq("many"),
+        "TL type not coded": tl.eq(""),
+        "multiple TL types": tl.eq("many"),
+        "minor model": category.eq("other") | family.eq("other"),
+        "modality not coded": modality.eq(""),
+        "multiple modalities": modality.eq("many"),
+    }
+    reason = pd.Series([None] * len(df), index=df.index, dtype=object)
+    for name in REASONS:
+        reason = reason.where(reason.notna() | ~tests[name], name)
+    ids = _text(df, "study_id")
+    excluded = pd.DataFrame({"study_id": ids[reason.notna()], "reason": reason[reason.notna()]})
+    return df.loc[reason.isna()].copy(), excluded.reset_index(drop=True)
+
+
+@dataclass
+class SpearmanResult:
+    """Spearman correlation of normalised size with one metric, with its bootstrap CI."""
+
+    metric: str
+    n: int
+    r: float
+    p: float
+    ci_low: float
+    ci_high: float
+    ci_level: float
+    n_boot: int
+    seed: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in self.__dict__.items()}
+
+
+@dataclass
+class SpearmanAnalysis:
+    """Everything Figure 6 needs: kept/excluded studies, tidy points and the results."""
+
+    subset: pd.DataFrame
+    excluded: pd.DataFrame
+    points: pd.DataFrame
+    results: dict[str, SpearmanResult] = field(default_factory=dict)
+
+    def excluded_counts(self) -> dict[str, int]:
+        counts = self.excluded["reason"].value_counts()
+        return {r: int(counts.get(r, 0)) for r in REASONS}
+
+    def both_metrics(self) -> int:
+        """Kept studies plotted on both panels (AUC and accuracy)."""
+        per = self.points.groupby("study_id")["metric"].nunique()
+        return int((per == len(METRICS)).sum())
+
+
+def bootstrap_spearman(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: int | None = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of Spearman's r (rows resampled together); NaN if undefined."""
+    from scipy.stats import rankdata
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if n_boot <= 0 or len(x) < 3:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    rx, ry = rankdata(x[idx], axis=1), rankdata(y[idx], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    denom = np.sqrt((rx ** 2).sum(axis=1) * (ry ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(denom > 0, (rx * ry).sum(axis=1) / denom, np.nan)
+    if np.isnan(r).all():
+        return math.nan, math.nan
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(r, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman r and two-sided p (scipy); NaN for fewer than 3 points or constant input."""
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan, math.nan
+    res = spearmanr(x, y)
+    return float(res.statistic), float(res.pvalue)
+
+
+def _points(subset: pd.DataFrame) -> pd.DataFrame:
+    size = normalised_size(subset)
+    frames = []
+    for metric in METRICS:
+        value = _number(subset, metric)
+        keep = size.notna() & value.notna() & (size > 0)
+        frames.append(pd.DataFrame({
+            "study_id": _text(subset, "study_id")[keep], "metric": metric,
+            "size": size[keep], "value": value[keep],
+            "modality": _text(subset, "modality")[keep], "tl_type": _text(subset, "tl_type")[keep],
+            "backbone_family": _text(subset, "backbone_family")[keep],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def analyse(df: pd.DataFrame, n_boot: int = 2000, seed: int | None = 0,
+            level: float = 0.95) -> SpearmanAnalysis:
+    """Select the Figure 6 subset and correlate normalised size with AUC and accuracy."""
+    subset, excluded = select_subset(df)
+    points = _points(subset)
+    analysis = SpearmanAnalysis(subset=subset, excluded=excluded, points=points)
+    for metric in METRICS:
+        p = points[points["metric"] == metric]
+        x, y = p["size"].to_numpy(float), p["value"].to_numpy(float)
+        r, pval = spearman(x, y)
+        low, high = bootstrap_spearman(x, y, n_boot=n_boot, seed=seed, level=level)
+        analysis.results[metric] = SpearmanResult(metric, len(p), r, pval, low, high, level,
+                                                  n_boot, seed)
+    return analysis
+
+
+# --------------------------------------------------------------------------- published r, p
+def implied_p(r: float, n: int) -> float:
+    """Two-sided p of a Spearman r at sample size n (t approximation, as scipy uses)."""
+    from scipy.stats import t as t_dist
+
+    if n < 3 or abs(r) >= 1:
+        return math.nan if n < 3 else 0.0
+    t = r * math.sqrt((n - 2) / (1 - r * r))
+    return float(2 * t_dist.sf(abs(t), n - 2))
+
+
+def n_for_p(r: float, p: float, n_max: int = 1_000_000) -> int | None:
+    """Smallest n at which Spearman r reaches two-sided p <= `p` (None if beyond n_max)."""
+    lo, hi = 3, n_max
+    if implied_p(r, hi) > p:
+        return None
+    while lo < hi:  # implied_p falls as n grows
+        mid = (lo + hi) // 2
+        if implied_p(r, mid) <= p:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def r_for_p(p: float, n: int) -> float:
+    """|r| needed for two-sided p at sample size n (t approximation)."""
+    from scipy.stats import t as t_dist
+
+    t = t_dist.isf(p / 2, n - 2)
+    return float(t / math.sqrt(n - 2 + t * t))
+
+
+# --------------------------------------------------------------------------- figure
+def figure(analysis: SpearmanAnalysis):
+    """Figure 6: a/b coloured by modality, c/d by backbone family; marker = TL type."""
+    from review.plotting import FAMILY_COLORS, MODALITY_COLORS, TL_MARKERS, color_for, pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), sharex=True)
+    panels = [("auc", "modality", MODALITY_COLORS), ("accuracy", "modality", MODALITY_COLORS),
+              ("auc", "backbone_family", FAMILY_COLORS), ("accuracy", "backbone_family", FAMILY_COLORS)]
+    for ax, letter, (metric, colour_by, palette) in zip(axes.flat, "abcd", panels):
+        pts = analysis.points[analysis.points["metric"] == metric]
+        for (key, tl), grp in pts.groupby([colour_by, "tl_type"]):
+            ax.scatter(grp["size"], grp["value"], c=color_for(key, palette),
+                       marker=TL_MARKERS.get(tl, "o"), s=40, alpha=0.85, label=f"{key} / {tl}")
+        res = analysis.results.get(metric)
+        stat = "n < 3" if res is None or math.isnan(res.r) else (
+            f"n = {res.n}, r = {res.r:.2f}, p = {res.p:.3f}" +
+            ("" if math.isnan(res.ci_low) else f", {res.ci_level:.0%} CI [{res.ci_low:.2f}, {res.ci_high:.2f}]"))
+        ax.set_title(f"({letter}) {metric.upper() if metric == 'auc' else metric} by "
+                     f"{colour_by.replace('_', ' ')}\n{stat}", fontsize=9)
+        ax.set_ylabel(metric.upper() if metric == "auc" else metric)
+        if len(pts) and (pts["size"] > 0).all():
+            ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    fig.supxlabel("data quantity per class (patients for CT, MRI and microscopy; images otherwise), log scale",
+                  fontsize=9, x=0.4)
+    _legends(fig, analysis.points, plt)
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
+    return fig
+
+
+def _legends(fig, points: pd.DataFrame, plt) -> None:
+    from matplotlib.lines import Line2D
+
+    from review.plotting import FAMILY_COLORS, MODALITY_COLORS, TL_MARKERS, color_for
+
+    def handles(values, palette):
+        return [Line2D([], [], ls="", marker="o", color=color_for(v, palette), label=v) for v in values]
+
+    mods = sorted(points["modality"].unique()) if len(points) else []
+    fams = sorted(points["backbone_family"].unique()) if len(points) else []
+    tls = sorted(points["tl_type"].unique()) if len(points) else []
+    fig.legend(handles=handles(mods, MODALITY_COLORS), title="modality (a, b)",
+               loc="upper left", bbox_to_anchor=(0.81, 0.98), fontsize=8)
+    fig.legend(handles=handles(fams, FAMILY_COLORS), title="backbone (c, d)",
+               loc="center left", bbox_to_anchor=(0.81, 0.5), fontsize=8)
+    fig.legend(handles=[Line2D([], [], ls="", marker=TL_MARKERS.get(t, "o"), color="black", label=t)
+                        for t in tls], title="TL type (marker)", loc="lower left",
+               bbox_to_anchor=(0.81, 0.02), fontsize=8)
