@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("review.commands.validate", "check a studies CSV against the codebook"),
     "add": ("review.commands.add", "append one coded study (validated, atomic, duplicate-safe)"),
     "import-bib": ("review.commands.import_bib", "add skeleton rows for BibTeX entries not yet present"),
+    "export-bib": ("review.commands.export_bib", "write the CSV's bibliography as BibTeX"),
     "codebook": ("review.commands.codebook", "print or render the codebook"),
     "prisma": ("review.commands.prisma", "PRISMA 2020 flow diagram and its arithmetic checks"),
     "summary": ("review.commands.summary", "the review's Figures 4 and 5 from the CSV"),

@@ -1,6 +1,8 @@
 """The studies CSV: validation of every kind of bad cell, typed loading, atomic writes."""
 from __future__ import annotations
 
+import json
+
 import csv
 from pathlib import Path
 
@@ -188,7 +190,10 @@ def test_shipped_csv_validates(repo_root, capsys):
     assert df["study_id"].is_unique
     refs = pd.read_csv(repo_root / "data" / "coding" / "reference_list.csv")
     candidates = set(refs.loc[refs["candidate"] == "yes", "ref_number"])
-    assert sorted(df["ref_number"]) == sorted(candidates)  # one row per candidate reference
+    excluded = {json.loads(f.read_text())["ref_number"] for f in (repo_root / "data" / "coding" / "resolved").glob("*.json")
+                if json.loads(f.read_text())["included"] is False}
+    # one row per candidate reference that the resolved coding did not exclude
+    assert sorted(df["ref_number"]) == sorted(candidates - excluded)
 
 
 def test_validate_command_reports_problems(tmp_path, capsys):
