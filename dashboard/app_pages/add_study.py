@@ -1,0 +1,112 @@
+"""Add a study: a form generated from the review's codebook, appended through `review.store.append_study`.
+
+The same API as `review add`: validated first, duplicates refused, atomic write
+under a file lock. On any problem the CSV is left exactly as it was and the
+form keeps what was typed, so the user can fix it and submit again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import sources, widgets
+
+SECTIONS: dict[str, list[str]] = {
+    "Identity": ["study_id", "ref_number", "authors", "year", "title", "journal", "doi"],
+    "Backbone and transfer learning": ["backbone_models", "backbone_category", "backbone_family", "tl_type",
+                                       "fine_tuning_ratio"],
+    "Reported test performance (fractions: 92.1 % → 0.921)": ["accuracy", "auc", "sensitivity", "specificity"],
+    "Data": ["modality", "subject", "n_images", "n_patients", "n_classes"],
+    "Provenance": ["source_url", "evidence", "coded_by", "coded_on", "confidence", "review_statement", "notes"],
+}
+LONG_TEXT = {"title", "evidence", "review_statement", "notes", "authors"}
+#: examples instead of the codebook's regular expressions (the ? help still gives the exact rule)
+PLACEHOLDERS = {
+    "study_id": "first author's surname + year, lower case, e.g. rahaman2020",
+    "authors": "Surname Initials; Surname Initials",
+    "doi": "bare DOI, e.g. 10.1186/s12880-022-00793-7",
+    "backbone_models": "as the study names them, e.g. VGG16; ResNet50",
+    "source_url": "where the values come from, e.g. https://doi.org/10.…",
+    "evidence": "short verbatim quotes, e.g. accuracy: 'an accuracy of 92.1 %' | modality: '…'",
+}
+NOT_STATED = "(not stated)"
+
+st.title("Add a study")
+paths = widgets.current_paths()
+st.caption(f"Appends one row to **{paths.studies}** with the same checks as `review add`: every field is "
+           "validated against the codebook, a study already present (same study_id, DOI, or title + year) "
+           "is refused, and the file is only replaced once the new row is valid.")
+
+try:
+    cb = sources.codebook()
+    from review.store import DuplicateStudyError, InvalidStudyError, StudyError, append_study
+except (ImportError, sources.Unavailable) as exc:
+    st.warning(f"Not available: the review's store API cannot be imported ({exc}).")
+    st.stop()
+
+
+def _widget(field, column) -> str | list[str] | None:
+    label = field.name + (" *" if field.required else "")
+    key = f"add_{field.name}"
+    help_text = (field.description + "\n\nAllowed: " + field.allowed()).strip()
+    if field.vocabulary and field.multi:
+        return column.multiselect(label, list(field.vocabulary), key=key, help=help_text)
+    if field.vocabulary:
+        options = list(field.vocabulary) if field.required else [NOT_STATED, *field.vocabulary]
+        return column.selectbox(label, options, index=None if field.required else 0, key=key,
+                                help=help_text, placeholder="choose one")
+    default = dt.date.today().isoformat() if field.name == "coded_on" else ""
+    hint = PLACEHOLDERS.get(field.name, field.allowed())
+    if field.name in LONG_TEXT:
+        return column.text_area(label, value=default, key=key, help=help_text, placeholder=hint, height=80)
+    return column.text_input(label, value=default, key=key, help=help_text, placeholder=hint)
+
+
+def _record(values: dict[str, object]) -> dict[str, str]:
+    record = {}
+    for name, value in values.items():
+        if isinstance(value, list):
+            value = cb.list_separator.join(value)
+        if value is None or value == NOT_STATED:
+            continue
+        text = str(value).strip()
+        if text:
+            record[name] = text
+    return record
+
+
+placed = [name for names in SECTIONS.values() for name in names]
+sections = {title: [n for n in names if n in cb.fields] for title, names in SECTIONS.items()}
+sections["Other"] = [n for n in cb.columns if n not in placed]
+
+with st.form("add_study", clear_on_submit=False):
+    st.caption("Fields marked * are required; leave the others empty (or *(not stated)*) when the study does not "
+               "say. Hover over ? for each field's meaning and exact rule.")
+    values: dict[str, object] = {}
+    for title, names in sections.items():
+        if not names:
+            continue
+        st.markdown(f"**{title}**")
+        cols = st.columns(2)
+        for i, name in enumerate(names):
+            values[name] = _widget(cb[name], cols[i % 2])
+    submitted = st.form_submit_button("Validate and add", type="primary")
+
+if submitted:
+    record = _record(values)
+    try:
+        row = append_study(paths.studies, record, codebook=cb)
+    except InvalidStudyError as exc:
+        st.error(f"Not added: {len(exc.problems)} problem(s). **{paths.studies}** is unchanged; fix the fields "
+                 "below and submit again.")
+        st.dataframe(pd.DataFrame([{"field": p.column, "value": p.value, "problem": p.message}
+                                   for p in exc.problems]), hide_index=True)
+    except DuplicateStudyError as exc:
+        st.error(f"Not added: {exc}")
+    except StudyError as exc:
+        st.error(f"Not added: {exc}")
+    else:
+        st.success(f"Added **{row['study_id']}** to {paths.studies}.")
+        st.dataframe(pd.DataFrame([row]), hide_index=True)

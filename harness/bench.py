@@ -1,0 +1,101 @@
+"""Naive vs cached: the same small sweep run both ways in one process, timed and compared.
+
+Naive = the frozen part of the network runs on every batch of every epoch, fold and
+learning rate (what a plain Keras loop does). Cached = its forward pass is computed once
+into a fresh, empty FeatureCache (so the cached time includes building the cache) and
+then read. Both paths see the same augmentation bank and the same seeds, so their test
+metrics should agree up to floating-point noise; the bench reports the largest difference.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import SweepConfig, validate
+
+# A small sweep: MobileNetV1 α 0.25 at 128 px on synthetic data, three cached strategies,
+# 3 folds x 3 learning rates x 20 epochs (the paper: 5 x 3 x 50, where caching gains more).
+DEFAULT_BENCH = {
+    "name": "bench",
+    "data": {"spec": "synthetic:1.5T?patients=16&seed=7", "image_size": 128},
+    "augmentation": {"rotation": 45.0, "copies": 2},
+    "training": {"epochs": 20, "oversample": {"OAP": 3, "IN": 1, "OBS": 3}},
+    "protocol": {"folds": 3},
+    "strategies": {"feature_extractor": {"lrs": [1e-2, 1e-3, 1e-4]},
+                   "partial_finetune": {"lrs": [1e-3, 1e-4, 1e-5], "head_lrs": [1e-2], "depth": 1},
+                   "hybrid": {"svm": {"C": [1.0, 10.0], "kernel": ["rbf"]}}},
+    "grid": [{"backbone": ["MobileNetV1-0.25"], "input_size": [128], "weights": ["none"],
+              "strategy": ["feature_extractor", "hybrid_svm", "partial_finetune"]}],
+}
+COMPARED = ("accuracy", "soft_accuracy", "auc_macro", "auc_weighted", "f1_OAP", "f1_IN", "f1_OBS")
+FROZEN = ("feature_extractor", "hybrid_svm", "hybrid_rf")
+
+
+class Bench:
+    """Run every trial of `config` naive then cached; summarise speed ratios and metric gaps."""
+
+    def __init__(self, config: SweepConfig | None = None, data_cache: str | Path = ".harness/cache"):
+        self.config = config or validate(DEFAULT_BENCH, "<built-in bench>")
+        self.data_cache = Path(data_cache)
+
+    def run(self, progress: bool = True) -> dict:
+        import keras
+        from tqdm.auto import tqdm
+
+        from .sweep import keras_device, library_versions, machine_info, run_trial
+
+        trials = self.config.trials()
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+            bar = tqdm(total=2 * len(trials), desc="bench", unit="run", disable=not progress)
+            for trial in trials:
+                timing, metrics, proba = {}, {}, {}
+                for mode in ("naive", "cached"):
+                    cache = Path(tmp) / mode
+                    (cache / "data").mkdir(parents=True, exist_ok=True)
+                    self._share_data(cache)
+                    t0 = time.perf_counter()
+                    row = run_trial(trial, cache, sources_root=Path(tmp) / "sources", cached=(mode == "cached"))
+                    timing[mode] = time.perf_counter() - t0 - row["timings"]["setup_s"]
+                    metrics[mode] = row["metrics"]["test"]
+                    proba[mode] = row["test_proba"]
+                    keras.backend.clear_session()
+                    bar.update()
+                diff = max(abs((metrics["naive"][k] or 0.0) - (metrics["cached"][k] or 0.0)) for k in COMPARED)
+                rows.append({"backbone": trial["backbone"], "strategy": trial["strategy"],
+                             "naive_s": round(timing["naive"], 3), "cached_s": round(timing["cached"], 3),
+                             "speedup": round(timing["naive"] / timing["cached"], 2),
+                             "max_metric_difference": diff,
+                             "max_probability_difference": float(np.max(np.abs(proba["naive"] - proba["cached"]))),
+                             "accuracy_naive": metrics["naive"]["accuracy"], "accuracy_cached": metrics["cached"]["accuracy"]})
+            bar.close()
+        backend, device = keras_device()
+        return {
+            "rows": rows,
+            "frozen_speedup": _ratio(rows, lambda s: s in FROZEN),
+            "partial_speedup": _ratio(rows, lambda s: s == "partial_finetune"),
+            "max_metric_difference": max((r["max_metric_difference"] for r in rows), default=None),
+            "max_probability_difference": max((r["max_probability_difference"] for r in rows), default=None),
+            "targets": {"frozen_speedup": 10.0, "partial_speedup": 3.0},
+            "note": "times exclude data loading and model building; cached times include filling an empty cache",
+            "config": self.config.raw if self.config.path.name != "<built-in bench>" else DEFAULT_BENCH,
+            "backend": backend, "device": device, "versions": library_versions(), "machine": machine_info(),
+        }
+
+    def _share_data(self, cache: Path) -> None:
+        """Reuse the user's cached datasets so the bench times training, not data synthesis."""
+        shared = self.data_cache / "data"
+        target = cache / "data"
+        if shared.exists() and not any(target.iterdir()):
+            target.rmdir()
+            target.symlink_to(shared.resolve(), target_is_directory=True)
+
+
+def _ratio(rows: list[dict], pick) -> float | None:
+    chosen = [r for r in rows if pick(r["strategy"])]
+    if not chosen:
+        return None
+    return round(sum(r["naive_s"] for r in chosen) / sum(r["cached_s"] for r in chosen), 2)

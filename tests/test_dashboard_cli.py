@@ -1,0 +1,64 @@
+"""The `dashboard` launcher, the shipped Table 2 data and the screenshot script."""
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+
+import pytest
+
+from dashboard import cli, screenshots
+from dashboard.settings import Paths
+
+
+def test_launcher_binds_localhost_and_exports_paths(tmp_path):
+    cmd = cli.command(8765)
+    assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"] and cmd[4].endswith("dashboard/app.py")
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--server.port") + 1] == "8765"
+    args = cli.build_parser().parse_args(["--studies", str(tmp_path / "s.csv"), "--results", "runs"])
+    env = cli.environment(args, base={})
+    assert env["TLMI_STUDIES_CSV"] == str(tmp_path / "s.csv") and env["TLMI_RESULTS"].endswith("runs")
+    assert "TLMI_TABLE2_CSV" not in env
+
+
+def test_paths_from_env_and_overrides(tmp_path):
+    paths = Paths.from_env({"TLMI_RESULTS": str(tmp_path), "TLMI_STUDIES_CSV": "  "})
+    assert paths.results == tmp_path and paths.studies == Paths.defaults().studies  # blank = default
+    assert paths.replace(studies=str(tmp_path / "x.csv"), table2="").studies == tmp_path / "x.csv"
+    with pytest.raises(KeyError, match="unknown dashboard path"):
+        paths.replace(nothing="x")
+
+
+def test_package_code_never_reads_shared(repo_root):
+    for path in (repo_root / "dashboard").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "../shared" not in text and '"shared"' not in text and "SHARED" not in text, path
+
+
+def test_table2_csv_matches_the_paper(repo_root, shared_dir):
+    """Every number of data/ho_kim_2021_table2.csv against the table in the paper's text (seed 000)."""
+    seed = (shared_dir / "seeds" / "000_6ae6a662fb626bd7.txt").read_text(encoding="utf-8").splitlines()
+    printed = [line.split("\t") for line in seed if line.count("\t") == 7 and line[:1].isalpha()]
+    printed = [p for p in printed if p[0] != "Base network"]
+    with (repo_root / "data" / "ho_kim_2021_table2.csv").open(encoding="utf-8") as handle:
+        shipped = list(csv.DictReader(handle))
+    assert len(printed) == len(shipped) == 21
+    for row, cells in zip(shipped, printed):
+        assert row["model"] == cells[0] and (row["depth"] or "–") == cells[1]
+        values = [row[k] for k in ("f1_OAP", "f1_IN", "f1_OBS", "auc_weighted", "accuracy", "soft_accuracy")]
+        assert values == cells[2:], row["model"]
+        assert "Table 2" in row["source"] and "10.1038/s41598-021-81525-9" in row["source"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_screenshot_every_page(tmp_path):
+    out = tmp_path / "shots"
+    code = screenshots.main(["--out", str(out), "--results", str(tmp_path / "no-runs"), "--timeout", "90"])
+    assert code == 0
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == sorted(f"{stem}.png" for stem, _ in screenshots.PAGES)
+    for png in out.glob("*.png"):
+        data = png.read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > screenshots.MIN_PNG_BYTES
