@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help). Each module defines
@@ -59,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
-    return int(_module(args._module).run(args) or 0)
+    try:
+        return int(_module(args._module).run(args) or 0)
+    except BrokenPipeError:  # e.g. `... --csv | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python docs' recipe
+        return 0
 
 
 if __name__ == "__main__":

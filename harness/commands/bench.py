@@ -1,4 +1,21 @@
-"""`harness bench [CONFIG.yaml] [--json]`: naive vs cached speed ratios and metric differences."""
+"""`harness bench [CONFIG.yaml] [--json] [--no-progress]`: naive vs cached, in one run.
+
+Runs the same small sweep twice: naively (the frozen base's forward pass
+recomputed every epoch, on the same prepared images) and with the activation
+cache, then prints the speed ratio per strategy and the largest difference in
+any test metric and in any predicted probability.
+
+JSON (`--json`)::
+
+    {"rows": [{"backbone": "MobileNetV1-0.25", "strategy": "feature_extractor", "naive_s": 53.8,
+               "cached_s": 6.96, "speedup": 7.74, "max_metric_difference": 0.0,
+               "max_probability_difference": 0.0, "accuracy_naive": 0.26, "accuracy_cached": 0.26}, ...],
+     "frozen_speedup": 8.17, "partial_speedup": 5.15, "max_metric_difference": 0.0,
+     "max_probability_difference": 0.0, "targets": {"frozen": 10, "partial": 3}, "note": "...",
+     "config": {...}, "backend": "tensorflow", "device": "cpu", "versions": {...}, "machine": {...}}
+
+(values show the shape only).
+"""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,29 @@
-"""`harness data synth | inspect | sim2real`: make, look at and test cardiac slice-range data."""
+"""`harness data synth | inspect | sim2real`: make, look at and test cardiac slice-range data.
+
+    harness data synth --out DIR --patients N --seed S [--domain 1.5T|3T|7T] [--image-size 128]
+                       [--frames ed_es|all] [--realism v1|v2] [--json]
+    harness data inspect PATH|SPEC [--json] [--sheet PNG] [--patient ID]
+    harness data sim2real SUNNYBROOK_DIR [--realism v1 v2] [--patients 60] [--epochs 12] [--seed S] [--out DIR]
+
+`synth` writes images.npz, masks.npz, table.csv and dataset.json (deterministic
+for a seed). `inspect` takes a synth folder, a Sunnybrook-layout folder, a
+NIfTI (ACDC / M&Ms) folder, a DICOM folder with labels.csv, or a spec such as
+`synthetic:7T?patients=10&seed=1`, and writes a contact sheet of one stack.
+
+JSON of `synth --json` and `inspect --json`::
+
+    {"images":   {"OAP": 14, "IN": 56, "OBS": 26},          # every image
+     "slices":   {"OAP": 7, "IN": 30, "OBS": 11},           # slice locations, once per patient (ED label)
+     "patients": {"SCD0000101": {"OAP": 2, "IN": 18, "OBS": 4}, ...},
+     "frames":   {"ED": {...}, "ES": {...}},
+     "n_patients": 4, "n_images": 96, "name": "...", "sources": ["synthetic"], "domains": ["1.5T"],
+     "image_shape": [128, 128],
+     "contact_sheet": "contact_sheet.png"                   # inspect only
+     "out": "DIR", "seconds": 2.1}                          # synth only
+
+`sim2real` prints {"config", "versions", "machine", "real_counts", "runs":
+{version: {"real": {"accuracy", "f1", "confusion"}, "synthetic_holdout": {...}}}}.
+"""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,22 @@
-"""`harness results [--json|--csv] [--store PATH]`: list and export finished trials."""
+"""`harness results [--json|--csv] [--store PATH] [--failed]`: list and export finished trials.
+
+Default output is a table; `--csv` one tidy row per trial with the columns
+trial_id, sweep, status, backbone, strategy, weights, weights_label, seed,
+train_patients, f1_OAP, f1_IN, f1_OBS, accuracy, auc_macro, auc_weighted
+(the class-frequency-weighted one-vs-rest AUC that Ho & Kim call "micro"),
+soft_accuracy, n_test, selected, selected_epochs, total_s, train_images_per_s,
+peak_rss_mb, trainable_params, total_params, backend, device, machine, error.
+
+JSON (`--json`): a list of full rows::
+
+    [{"trial_id": "...", "sweep": "quick", "status": "done", "backbone": "...", "strategy": "...",
+      "weights": "source:synth15", "weights_label": "... not ImageNet", "seed": 0, "train_patients": 8,
+      "config": {<the trial's full configuration>},
+      "metrics": {"dataset": "...", "data_fingerprint": "...", "params": {...}, "selection": {...},
+                  "test": {"accuracy": ..., "auc_macro": ..., "auc_weighted": ..., "soft_accuracy": ...,
+                           "per_class": {...}, "confusion": [[...]]}},
+      "timings": {...}, "versions": {...}, "backend": "tensorflow", "device": "cpu", "machine": {...}}, ...]
+"""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,27 @@
-"""`harness sweep CONFIG.yaml [--dry-run] [--resume] [--store PATH]`."""
+"""`harness sweep CONFIG.yaml [--dry-run] [--resume] [--store PATH] [--json] [--no-progress]`.
+
+Runs every trial of the config's grid (backbones x strategies x weights x
+learning rates x data sizes x seeds) and records one row per finished trial in
+the results store (default `runs/<name>/results.sqlite`). The config is checked
+completely before any training. A store that already holds finished trials of
+the sweep needs `--resume` (finished trials are skipped, never rerun).
+
+Exit codes: 0 all trials done, 1 some trial failed (recorded with its error),
+2 config error, or finished trials present without `--resume`.
+
+JSON (`--json`)::
+
+    {"store": "runs/quick/results.sqlite", "trials": 8, "skipped_done": 0, "ran": 8, "failed": 0}
+
+With `--dry-run --json`::
+
+    {"config": "configs/quick.yaml", "store": "...", "to_run": 8, "already_done": 0,
+     "estimated_total_s": 542.1,
+     "trials": [{"trial_id": "4657532fb1a93931", "backbone": "MobileNetV1-0.25",
+                 "strategy": "feature_extractor", "weights": "source:synth15", "input_size": 64,
+                 "train_patients": null, "seed": 0, "estimated_s": 0.4,
+                 "estimate": "heuristic" | "measured"}, ...]}
+"""
 from __future__ import annotations
 
 import argparse
