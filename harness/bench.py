@@ -32,6 +32,8 @@ DEFAULT_BENCH = {
 }
 COMPARED = ("accuracy", "soft_accuracy", "auc_macro", "auc_weighted", "f1_OAP", "f1_IN", "f1_OBS")
 FROZEN = ("feature_extractor", "hybrid_svm", "hybrid_rf")
+# per-phase seconds reported for each path (features_s: filling the cache, inside prepare_s)
+PHASES = ("prepare_s", "features_s", "cv_s", "final_fit_s", "test_s", "train_s")
 
 
 class Bench:
@@ -52,7 +54,7 @@ class Bench:
         with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
             bar = tqdm(total=2 * len(trials), desc="bench", unit="run", disable=not progress)
             for trial in trials:
-                timing, metrics, proba = {}, {}, {}
+                timing, metrics, proba, phases = {}, {}, {}, {}
                 for mode in ("naive", "cached"):
                     cache = Path(tmp) / mode
                     (cache / "data").mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,7 @@ class Bench:
                     timing[mode] = time.perf_counter() - t0 - row["timings"]["setup_s"]
                     metrics[mode] = row["metrics"]["test"]
                     proba[mode] = row["test_proba"]
+                    phases[mode] = {k: round(float(row["timings"][k]), 3) for k in PHASES if k in row["timings"]}
                     keras.backend.clear_session()
                     bar.update()
                 diff = max(abs((metrics["naive"][k] or 0.0) - (metrics["cached"][k] or 0.0)) for k in COMPARED)
@@ -70,7 +73,8 @@ class Bench:
                              "speedup": round(timing["naive"] / timing["cached"], 2),
                              "max_metric_difference": diff,
                              "max_probability_difference": float(np.max(np.abs(proba["naive"] - proba["cached"]))),
-                             "accuracy_naive": metrics["naive"]["accuracy"], "accuracy_cached": metrics["cached"]["accuracy"]})
+                             "accuracy_naive": metrics["naive"]["accuracy"], "accuracy_cached": metrics["cached"]["accuracy"],
+                             "phases": phases})
             bar.close()
         backend, device = keras_device()
         return {
@@ -80,7 +84,9 @@ class Bench:
             "max_metric_difference": max((r["max_metric_difference"] for r in rows), default=None),
             "max_probability_difference": max((r["max_probability_difference"] for r in rows), default=None),
             "targets": {"frozen_speedup": 10.0, "partial_speedup": 3.0},
-            "note": "times exclude data loading and model building; cached times include filling an empty cache",
+            "note": ("times exclude data loading and model building; cached times include filling an empty cache; "
+                     "both paths prepare rotated copies for training rows only; on a shared CPU the ratios vary "
+                     "from run to run (see each row's phases)"),
             "config": self.config.raw if self.config.path.name != "<built-in bench>" else DEFAULT_BENCH,
             "backend": backend, "device": device, "versions": library_versions(), "machine": machine_info(),
         }

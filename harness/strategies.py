@@ -48,10 +48,12 @@ class TrainSettings:
 class ImageBank:
     """Model-ready images: copy 0 clean, copies 1..K rotated once and reused (the augmentation bank).
 
-    Rotation angles depend only on (seed, copy, image index), so any path that asks for the
-    same (index, copy) gets the same pixels. When all copies fit in `memory_mb`, each copy
-    is prepared once for the whole dataset and kept in memory (full fine-tuning and the naive
-    path then skip re-rotating and re-resizing every epoch); otherwise batches are prepared
+    Rotation angles depend only on (seed, copy, image index), and every step after the
+    rotation works image by image, so any path that asks for the same (index, copy) gets the
+    same pixels, whatever else is in its batch. When all copies fit in `memory_mb`, each
+    (image, copy) is prepared the first time it is asked for and kept in memory (full
+    fine-tuning and the naive path then skip re-rotating and re-resizing every epoch, and
+    rotated copies of held-out test images are never made); otherwise batches are prepared
     on the fly.
     """
 
@@ -68,7 +70,7 @@ class ImageBank:
         self.seed = int(seed)
         need_mb = (self.copies + 1) * len(dataset.images) * self.input_size ** 2 * 3 * 4 / 2 ** 20
         self.in_memory = need_mb <= memory_mb
-        self._memo: dict[int, np.ndarray] = {}
+        self._memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # copy -> (images, prepared mask)
 
     def key(self) -> dict:
         return {"prep": self.prep.key(), "preprocess": self.backbone.preprocess_mode, "rotation": self.rotation,
@@ -84,18 +86,27 @@ class ImageBank:
                 raw[j] = rotate_batch(raw[j:j + 1], max_degrees=self.rotation, rng=rng)[0]
         return self.backbone.preprocess(self.prep.apply(raw))
 
+    def _remembered(self, idx: np.ndarray, copy: int) -> np.ndarray:
+        """Rows `idx` of `copy` from memory, preparing (once) those not made yet."""
+        n = len(self.dataset.images)
+        images, ready = self._memo.get(copy, (None, np.zeros(n, dtype=bool)))
+        missing = np.unique(idx[~ready[idx]])
+        if len(missing):
+            made = self._prepare(missing, copy)
+            if images is None:
+                images = np.empty((n,) + made.shape[1:], dtype="float32")
+            images[missing] = made
+            ready[missing] = True
+            self._memo[copy] = (images, ready)
+        return images[idx]
+
     def batch(self, idx: np.ndarray, copies: np.ndarray | int = 0) -> np.ndarray:
         idx = np.asarray(idx, dtype=int)
         copies = np.broadcast_to(np.asarray(copies, dtype=int), idx.shape)
         out = None
         for c in np.unique(copies).tolist():
             sel = np.flatnonzero(copies == c)
-            if self.in_memory:
-                if c not in self._memo:
-                    self._memo[c] = self._prepare(np.arange(len(self.dataset.images)), c)
-                part = self._memo[c][idx[sel]]
-            else:
-                part = self._prepare(idx[sel], c)
+            part = self._remembered(idx[sel], c) if self.in_memory else self._prepare(idx[sel], c)
             if out is None:
                 out = np.empty((len(idx),) + part.shape[1:], dtype="float32")
             out[sel] = part
@@ -107,6 +118,38 @@ def copies_for_epoch(n: int, epoch: int, k: int) -> np.ndarray:
     if k <= 0:
         return np.zeros(n, dtype=int)
     return 1 + (np.arange(n) + epoch) % k
+
+
+def keras2_decay(initial_learning_rate, decay: float):
+    """Keras-2 `decay` as a Keras-3 schedule: lr_t = lr / (1 + decay * t), t = optimizer step.
+
+    Equal to `keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)`,
+    except that `initial_learning_rate` may be a `keras.Variable`, so a compiled training step
+    is reused across learning rates (assign the variable; the step counter restarts at 0 when
+    the optimizer's `iterations` is reset).
+    """
+    from keras import ops
+    from keras.optimizers.schedules import LearningRateSchedule
+
+    class Keras2Decay(LearningRateSchedule):
+        def __init__(self, lr, rate: float):
+            self.initial_learning_rate = lr
+            self.decay = float(rate)
+
+        def __call__(self, step):
+            step = ops.cast(step, "float32")
+            lr = ops.cast(ops.convert_to_tensor(self.initial_learning_rate), "float32")
+            return ops.divide(lr, ops.add(1.0, ops.multiply(self.decay, step)))
+
+        def get_config(self) -> dict:
+            return {"initial_learning_rate": float(ops.convert_to_numpy(self.initial_learning_rate)),
+                    "decay": self.decay}
+
+    return Keras2Decay(initial_learning_rate, decay)
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
@@ -166,8 +209,7 @@ class KerasLearner(Learner):
         self.lrs = [float(lr) for lr in lrs]
         self.model = None
         self.init_weights = None
-        self._lr0 = self.lrs[0]
-        self._step = 0
+        self._lr_var = None
 
     def candidates(self) -> list[dict]:
         return [{"lr": lr} for lr in self.lrs]
@@ -190,9 +232,13 @@ class KerasLearner(Learner):
         import keras
 
         self.model = keras.Model(inputs, outputs)
-        self.model.compile(optimizer=keras.optimizers.SGD(learning_rate=self.lrs[0], momentum=self.settings.momentum,
-                                                          nesterov=self.settings.nesterov),
-                           loss="sparse_categorical_crossentropy")
+        # Keras-2 decay as a schedule of the optimizer's own step counter: no per-step assign,
+        # and the candidate's learning rate lives in a variable, so one traced step serves all.
+        self._lr_var = keras.Variable(self.lrs[0], dtype="float32", trainable=False, name="initial_learning_rate")
+        optimizer = keras.optimizers.SGD(learning_rate=keras2_decay(self._lr_var, self.settings.decay),
+                                         momentum=self.settings.momentum, nesterov=self.settings.nesterov)
+        optimizer.initial_learning_rate = self._lr_var   # tracked: JAX/torch steps see it as optimizer state
+        self.model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
         self.model.optimizer.build(self.model.trainable_variables)
         self.init_weights = [w.copy() for w in self.model.get_weights()]
         # initial optimizer state (zero momenta, step 0, and a loss scale under mixed precision)
@@ -202,46 +248,58 @@ class KerasLearner(Learner):
         raise NotImplementedError
 
     def reset(self, lr: float, train_idx=None) -> None:
-        """Fresh run: initial weights, zero optimizer state, learning rate `lr`."""
+        """Fresh run: initial weights, zero optimizer state (step 0), learning rate `lr`."""
         if self.model is None:
             self.build()
         self.model.set_weights(self.init_weights)
         for v, value in zip(self.model.optimizer.variables, self.init_optimizer):
             v.assign(value)
-        self._lr0 = float(lr)
-        self._step = 0
-        self.model.optimizer.learning_rate.assign(self._lr0)
-
-    def _decay(self) -> None:
-        """Keras-2 `decay`: lr_t = lr / (1 + decay * iterations), set before each step."""
-        if self.settings.decay:
-            self.model.optimizer.learning_rate.assign(self._lr0 / (1.0 + self.settings.decay * self._step))
-        self._step += 1
+        self._lr_var.assign(float(lr))    # after the restore, which also covers this variable
 
     def inputs(self, idx: np.ndarray, copies: np.ndarray):
         raise NotImplementedError
 
+    #: rows per `inputs` call when gathering training batches: whole batches within this budget
+    gather_bytes = 64 * 2 ** 20
+
+    def predict_rows(self) -> int:
+        """Rows per model call when predicting (bounds activation memory for image inputs)."""
+        return max(self.settings.batch_size, 64)
+
+    def _gather_rows(self, idx: np.ndarray, copies: np.ndarray) -> int:
+        bs = self.settings.batch_size
+        row_bytes = sum(a.nbytes for a in _as_list(self.inputs(idx[:1], copies[:1])))
+        return bs * max(1, self.gather_bytes // max(row_bytes, 1) // bs)
+
     def predict(self, idx: np.ndarray) -> np.ndarray:
-        out, bs = [], max(self.settings.batch_size, 64)
-        for start in range(0, len(idx), bs):
-            part = idx[start:start + bs]
+        out, rows = [], self.predict_rows()
+        for start in range(0, len(idx), rows):
+            part = idx[start:start + rows]
             out.append(np.asarray(self.model.predict_on_batch(self.inputs(part, np.zeros(len(part), int)))))
         return np.concatenate(out).astype("float64")
 
     def train(self, train_idx: np.ndarray, epochs: int, val_idx: np.ndarray | None = None, seed: int = 0) -> list[float]:
-        """Train self.model; returns the validation score after each epoch (empty without val_idx)."""
+        """Train self.model; returns the validation score after each epoch (empty without val_idx).
+
+        Batches: items in a seeded per-epoch order, `batch_size` at a time (the last one
+        partial), each item at its epoch's augmentation copy. Inputs are gathered several
+        batches at a time (cheap for cached features; the same pixels for images).
+        """
         items = self.training_items(train_idx, seed)
         y = self.ctx.y
         bs, k = self.settings.batch_size, self.ctx.aug_copies
+        rows = self._gather_rows(items, copies_for_epoch(len(items), 0, k)) if len(items) else bs
         curve = []
         for epoch in range(epochs):
-            copies = copies_for_epoch(len(items), epoch, k)
             order = np.random.default_rng([seed, epoch]).permutation(len(items))
+            ep_items, ep_copies = items[order], copies_for_epoch(len(items), epoch, k)[order]
             t0 = time.perf_counter()
-            for start in range(0, len(order), bs):
-                sel = order[start:start + bs]
-                self._decay()
-                self.model.train_on_batch(self.inputs(items[sel], copies[sel]), y[items[sel]])
+            for start in range(0, len(order), rows):
+                x = _as_list(self.inputs(ep_items[start:start + rows], ep_copies[start:start + rows]))
+                yc = y[ep_items[start:start + rows]]
+                for b in range(0, len(yc), bs):
+                    xb = [a[b:b + bs] for a in x]
+                    self.model.train_on_batch(xb if len(xb) > 1 else xb[0], yc[b:b + bs])
             self.train_seconds += time.perf_counter() - t0
             self.images_trained += len(items)
             if val_idx is not None and len(val_idx):
@@ -267,6 +325,7 @@ class FeatureExtractor(KerasLearner):
 
     def prepare(self, folds, train_idx) -> None:
         if self.ctx.cached:
+            self.ctx.train_on(train_idx)
             self.ctx.pooled()  # fill the cache once, before any timing of folds
 
     def build(self) -> None:
@@ -287,6 +346,10 @@ class FeatureExtractor(KerasLearner):
         if self.ctx.cached:
             return self.ctx.gather(self.ctx.pooled(), idx, copies)[0]
         return self.ctx.bank.batch(idx, copies)
+
+    def predict_rows(self) -> int:
+        # cached: the model is the dense head on pooled vectors, so one call covers a whole set
+        return 8192 if self.ctx.cached else super().predict_rows()
 
     def head_weights(self) -> list:
         return [layer.get_weights() for layer in self.head_layers]
@@ -407,6 +470,7 @@ class Hybrid(Learner):
 
     def prepare(self, folds, train_idx) -> None:
         if self.ctx.cached:
+            self.ctx.train_on(train_idx)
             self.ctx.pooled()
 
     def _features(self, idx, copies) -> np.ndarray:
@@ -481,6 +545,7 @@ class TrialContext:
         self._arrays: dict = {}
         self._fingerprint = dataset.fingerprint()
         self.feature_seconds = 0.0
+        self.augmented_rows: np.ndarray | None = None    # None: rotated copies of every row
 
     @property
     def feature_dim(self) -> int:
@@ -491,34 +556,75 @@ class TrialContext:
             self._splits[depth] = split_at(self.base, self.backbone.boundary_index(self.base, depth))
         return self._splits[depth]
 
-    def _key(self, boundary: str, copy: int) -> str:
+    def train_on(self, rows) -> None:
+        """Declare the rows this trial trains on: rotated copies are computed for them only.
+
+        Validation and test rows use copy 0, so rotated activations of held-out test images
+        would never be read. Call before the first `pooled` / `boundary`.
+        """
+        rows = np.unique(np.asarray(rows, dtype=int))
+        if self.augmented_rows is None or not np.array_equal(rows, self.augmented_rows):
+            self._arrays.clear()
+        self.augmented_rows = rows
+
+    def _key(self, boundary: str, copy: int, rows: np.ndarray | None = None) -> str:
         import keras
 
-        return cache_key(backbone=self.backbone.name, kwargs=self.backbone.kwargs, weights=self.weights_id,
-                         keras_backend=keras.backend.backend(), size=self.bank.input_size,
-                         data=self._fingerprint, bank=self.bank.key(), boundary=boundary, copy=copy)
+        parts = dict(backbone=self.backbone.name, kwargs=self.backbone.kwargs, weights=self.weights_id,
+                     keras_backend=keras.backend.backend(), size=self.bank.input_size,
+                     data=self._fingerprint, bank=self.bank.key(), boundary=boundary, copy=copy)
+        if rows is not None:
+            parts["rows"] = cache_key(rows=rows.tolist())
+        return cache_key(**parts)
+
+    def _rows_for(self, copy: int) -> np.ndarray | None:
+        return None if copy == 0 or self.augmented_rows is None else self.augmented_rows
 
     def _activations(self, name: str, model, n_out: int) -> list[list[np.ndarray]]:
-        """Per augmentation copy, the list of `model` outputs for every image (cached on disk)."""
+        """Per augmentation copy, the list of `model` outputs for every image (cached on disk).
+
+        Rotated copies cover `augmented_rows` only (see `train_on`); other rows hold NaN.
+        """
         if name in self._arrays:
             return self._arrays[name]
         t0 = time.perf_counter()
         per_copy = []
         for copy in range(self.aug_copies + 1):
-            per_copy.append(self.cache.get(self._key(name, copy), lambda c=copy: self._forward(model, c, n_out), n_out))
+            rows = self._rows_for(copy)
+            per_copy.append(self.cache.get(self._key(name, copy, rows),
+                                           lambda c=copy, r=rows: self._fill(model, c, n_out, r), n_out))
         self.feature_seconds += time.perf_counter() - t0
         self._arrays[name] = per_copy
         return per_copy
 
-    def _forward(self, model, copy: int, n_out: int, idx: np.ndarray | None = None) -> list[np.ndarray]:
-        idx = np.arange(len(self.y)) if idx is None else idx
+    def _fill(self, model, copy: int, n_out: int, rows: np.ndarray | None) -> list[np.ndarray]:
+        if rows is None:
+            return self._forward(model, copy, n_out, pad=True)
+        outs = self._forward(model, copy, n_out, rows, pad=True)
+        full = []
+        for o in outs:
+            a = np.full((len(self.y),) + o.shape[1:], np.nan, dtype=o.dtype)
+            a[rows] = o
+            full.append(a)
+        return full
+
+    def _forward(self, model, copy: int, n_out: int, idx: np.ndarray | None = None, pad: bool = False,
+                 chunk: int = 64) -> list[np.ndarray]:
+        """`model` outputs for rows `idx` (default: all rows), `chunk` rows per call.
+
+        `pad` (cache fills) repeats the last row up to a full chunk, so the forward pass is
+        traced for one input shape instead of two; a row's output does not depend on its chunk.
+        """
+        idx = np.arange(len(self.y)) if idx is None else np.asarray(idx, dtype=int)
         outs: list[list[np.ndarray]] = [[] for _ in range(n_out)]
-        for start in range(0, len(idx), 64):
-            part = idx[start:start + 64]
-            res = model.predict_on_batch(self.bank.batch(part, copy))
-            res = res if isinstance(res, (list, tuple)) else [res]
+        for start in range(0, len(idx), chunk):
+            part = idx[start:start + chunk]
+            n = len(part)
+            if pad and n < chunk and len(idx) > chunk:
+                part = np.concatenate([part, np.full(chunk - n, part[-1])])
+            res = _as_list(model.predict_on_batch(self.bank.batch(part, copy)))
             for j, r in enumerate(res):
-                outs[j].append(np.asarray(r))
+                outs[j].append(np.asarray(r)[:n])
         return [np.concatenate(o) for o in outs]
 
     def pooled(self) -> list[list[np.ndarray]]:
@@ -537,9 +643,14 @@ class TrialContext:
             out[sel] = self._forward(self.base, int(c), 1, np.asarray(idx)[sel])[0]
         return out
 
-    @staticmethod
-    def gather(per_copy: list[list[np.ndarray]], idx, copies) -> list[np.ndarray]:
+    def gather(self, per_copy: list[list[np.ndarray]], idx, copies) -> list[np.ndarray]:
+        """Rows `idx`, each at its augmentation copy, from cached per-copy arrays."""
         idx, copies = np.asarray(idx, dtype=int), np.asarray(copies, dtype=int)
+        if self.augmented_rows is not None and np.any(copies > 0):
+            outside = np.setdiff1d(idx[copies > 0], self.augmented_rows)
+            if len(outside):
+                raise ValueError(f"rows {outside[:5].tolist()} have no rotated copy: they were not declared "
+                                 "as training rows (TrialContext.train_on)")
         result = []
         for j in range(len(per_copy[0])):
             first = per_copy[0][j]

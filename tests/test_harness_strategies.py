@@ -122,3 +122,62 @@ def test_feature_cache_is_reused_across_learners(toy, tmp_path):
     again.base = ctx.base
     again.pooled()
     assert (again.cache.misses, again.cache.hits) == (0, 2)
+
+
+def test_keras2_decay_schedule_matches_the_keras2_formula_and_follows_its_variable():
+    import keras
+
+    from harness.strategies import keras2_decay
+
+    lr = keras.Variable(0.01, dtype="float32", trainable=False)
+    schedule = keras2_decay(lr, 1e-3)
+    reference = keras.optimizers.schedules.InverseTimeDecay(0.01, decay_steps=1, decay_rate=1e-3)
+    for step in (0, 1, 7, 1000):
+        expected = 0.01 / (1 + 1e-3 * step)
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-6)
+        assert float(schedule(step)) == pytest.approx(float(reference(step)), rel=1e-6)
+    lr.assign(0.5)                     # a new candidate: same schedule object, new rate
+    assert float(schedule(0)) == pytest.approx(0.5)
+
+
+def test_learning_rate_decays_per_step_and_restarts_for_each_run(toy, tmp_path):
+    settings = TrainSettings(epochs=1, batch_size=16, decay=0.1, oversample=None)
+    learner = make_learner("feature_extractor", make_ctx(toy, tmp_path), settings, {"lrs": [0.2, 0.02]})
+    train, _, _ = _split(learner.ctx)
+    steps = -(-len(train) // 16)
+    for lr in (0.2, 0.02):
+        learner.fit(train, {"lr": lr}, 1)
+        optimizer = learner.model.optimizer
+        assert int(optimizer.iterations) == steps          # reset zeroed the step counter
+        assert float(optimizer.learning_rate) == pytest.approx(lr / (1 + 0.1 * steps), rel=1e-6)
+
+
+def test_image_bank_prepares_each_row_once_and_identically_in_any_batch(toy):
+    spec = get_backbone("MobileNetV1-0.25")
+    lazy = ImageBank(toy, spec, SIZE, {"crop_fraction": 0.2}, rotation=30.0, copies=2, seed=3)
+    idx = np.array([5, 1, 9, 1, 30])
+    first = lazy.batch(idx, np.array([0, 2, 1, 1, 2]))
+    images, ready = lazy._memo[1]
+    assert ready.sum() == 2                                   # rows 9 and 1 of copy 1, nothing else
+    whole = ImageBank(toy, spec, SIZE, {"crop_fraction": 0.2}, rotation=30.0, copies=2, seed=3)
+    everything = [whole.batch(np.arange(len(toy.images)), c) for c in range(3)]
+    expected = np.stack([everything[c][i] for i, c in zip(idx, [0, 2, 1, 1, 2])])
+    assert np.array_equal(first, expected)                   # same pixels whatever the batch
+    on_the_fly = ImageBank(toy, spec, SIZE, {"crop_fraction": 0.2}, rotation=30.0, copies=2, seed=3, memory_mb=0)
+    assert not on_the_fly.in_memory and np.array_equal(on_the_fly.batch(idx, np.array([0, 2, 1, 1, 2])), expected)
+
+
+def test_rotated_copies_are_cached_for_training_rows_only(toy, tmp_path):
+    ctx = make_ctx(toy, tmp_path, copies=2)
+    train, test, _ = _split(ctx)
+    ctx.train_on(train)
+    per_copy = ctx.pooled()
+    assert not np.isnan(per_copy[0][0]).any()                # clean copy: every row (val and test read it)
+    for c in (1, 2):
+        assert not np.isnan(per_copy[c][0][train]).any() and np.isnan(per_copy[c][0][test]).all()
+    assert ctx.gather(per_copy, test, np.zeros(len(test), int))[0].shape == (len(test), ctx.feature_dim)
+    with pytest.raises(ValueError, match="no rotated copy"):
+        ctx.gather(per_copy, test[:2], np.ones(2, int))
+    full = make_ctx(toy, tmp_path / "other", copies=2)       # undeclared: rotated copies of every row
+    full.base = ctx.base
+    assert np.allclose(full.pooled()[1][0][train], per_copy[1][0][train], atol=1e-6)

@@ -114,4 +114,6 @@ def test_bench_reports_speedups_and_equal_metrics(tmp_path):
     assert result["frozen_speedup"] > 0 and result["partial_speedup"] is None
     assert result["max_metric_difference"] <= 0.02
     assert result["max_probability_difference"] < 1e-3
+    for row in result["rows"]:       # where the time went, per path
+        assert row["phases"]["naive"]["features_s"] == 0.0 and row["phases"]["cached"]["cv_s"] >= 0.0
     assert result["backend"] and result["versions"]["keras"]
