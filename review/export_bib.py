@@ -7,13 +7,11 @@ in `note`). Written atomically, with bibtexparser's writer.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from review.store import DEFAULT_CSV, load_studies, split_multi
+from review.store import DEFAULT_CSV, load_studies, split_multi, write_text_atomic
 
 DEFAULT_BIB = DEFAULT_CSV.with_name("references.bib")
 
@@ -55,13 +53,5 @@ def export_bib(csv: str | Path = DEFAULT_CSV, out: str | Path = DEFAULT_BIB) -> 
     """Write `out` from `csv`; return the number of entries."""
     df = load_studies(csv)
     text = studies_to_bibtex(df)
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text_atomic(out, text)
     return len(df)

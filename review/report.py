@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from review import prisma as prisma_mod
 from review import spearman as sp
 from review import summary
 from review.published import Published, load_published
+from review.store import write_text_atomic
 
 
 @dataclass
@@ -37,20 +36,6 @@ class ReportResult:
     files: list[Path] = field(default_factory=list)
     failed_checks: int = 0
     inconsistencies: int = 0
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write `text` to `path` via a temp file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def md_table(df: pd.DataFrame) -> str:

@@ -350,14 +350,18 @@ def _write_rows(handle, columns: list[str], rows: Iterable[dict[str, str]]) -> N
         writer.writerow(row)
 
 
-def _atomic_write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
-    """Write to a temp file in the same folder, fsync, then os.replace."""
+def _replace_atomically(path: Path, write: Callable[[Any], None], newline: str | None = None) -> None:
+    """Write through `write(handle)` to a temp file in the same folder, fsync, then os.replace.
+
+    Readers never see half a file; the file keeps its permissions (new files: 0644,
+    not mkstemp's 0600).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            _write_rows(handle, columns, rows)
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
@@ -365,6 +369,17 @@ def _atomic_write(path: Path, columns: list[str], rows: list[dict[str, str]]) ->
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _atomic_write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    _replace_atomically(path, lambda handle: _write_rows(handle, columns, rows), newline="")
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` atomically (see `_replace_atomically`); return the path."""
+    path = Path(path)
+    _replace_atomically(path, lambda handle: handle.write(text), newline="\n")
+    return path
 
 
 def _text_record(record: dict[str, Any], cb: Codebook) -> dict[str, str]:

@@ -31,3 +31,10 @@ def test_round_trip_adds_nothing(tmp_path):
     assert by_key[first["study_id"]].authors[0].startswith(first["authors"].split()[0])
     report = import_bib(bib, csv)
     assert report.added == []
+
+
+def test_written_file_is_readable_by_others(tmp_path):
+    """Atomic writes go through mkstemp (0600); the result must be an ordinary 0644 file."""
+    bib = tmp_path / "refs.bib"
+    assert main(["export-bib", "--csv", str(SMALL), "--out", str(bib)]) == 0
+    assert bib.stat().st_mode & 0o777 == 0o644

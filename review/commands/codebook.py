@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from review.codebook import CodebookError, load_codebook
+from review.store import write_text_atomic
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,19 +49,7 @@ def run(args: argparse.Namespace) -> int:
         text = "".join(f"{f.name:<20} {f.type + ('*' if f.required else ''):<7} {f.allowed()}\n"
                        for f in cb.fields.values()) + "(* = required)\n"
     if args.out:
-        _write(Path(args.out), text)
+        write_text_atomic(Path(args.out), text)
     else:
         print(text, end="")
     return 0
-
-
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
