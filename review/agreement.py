@@ -22,11 +22,26 @@ when it exists; otherwise from `pass_a` when both passes agree on `included`
 and on every field's value (same tolerance as above); otherwise the study is
 left out and listed in `df.attrs["skipped"]` (disagreement not yet resolved).
 Only studies coded `included: true` become rows.
+
+Later rounds (`round3/`, `round4/`, ... inside the coding folder, each with
+`pass_a/`, `pass_b/`, `resolved/`) hold only the fields a round adds or
+corrects, each as `{"value", "quote", "url"}` (a null value removes an
+earlier one and says why in `reason`). They are applied in order on top of
+rounds 1-2: per study, the round's resolved file, else pass a when both
+passes of the round give the same values; a study coded by one pass only, or
+whose passes disagree, is not applied (`df.attrs["rounds"]` says why).
+Agreement of a later round compares, per field, the studies where at least
+one of its passes has an entry; a pass without an entry keeps the value the
+round started from (the rounds-1-2 resolved value), so "one pass found a
+value, the other did not" counts as a disagreement. `overall` compares the
+two passes' final views (rounds 1-2 with every later round laid over).
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
+import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,13 +50,16 @@ from typing import Any
 import pandas as pd
 
 from review.codebook import Codebook, load_codebook
-from review.store import _typed, format_cell, join_multi, split_multi, validate_frame
+from review.store import _typed, check_cell, format_cell, join_multi, split_multi, validate_frame
 
 DEFAULT_CODING = Path(__file__).resolve().parents[1] / "data" / "coding"
 CODED_FIELDS = ("backbone_models", "backbone_category", "backbone_family", "tl_type", "fine_tuning_ratio",
-                "accuracy", "auc", "sensitivity", "specificity", "modality", "subject",
-                "n_images", "n_patients", "n_classes")
+                "tl_stated", "accuracy", "auc", "sensitivity", "specificity", "metric_scope", "modality", "subject",
+                "n_images", "n_patients", "n_classes", "n_test")
 BIBLIO = ("study_id", "ref_number", "authors", "year", "title", "journal", "doi")
+REVIEW_URL = "https://doi.org/10.1186/s12880-022-00793-7"  # Kim et al. 2022 itself
+REVIEW_TAG = "(Kim et al. 2022)"
+_ROUND_DIR = re.compile(r"^round(\d+)$")
 
 
 class CodingError(ValueError):
@@ -61,6 +79,8 @@ class AgreementReport:
     categorical: list[dict[str, Any]] = field(default_factory=list)
     numeric: list[dict[str, Any]] = field(default_factory=list)
     sets: list[dict[str, Any]] = field(default_factory=list)
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    overall: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +145,74 @@ def same(name: str, a: Any, b: Any, cb: Codebook) -> bool:
     return str(a).strip() == str(b).strip()
 
 
+# ---------------------------------------------------------------- later rounds
+def round_folders(coding_dir: str | Path) -> list[tuple[int, Path]]:
+    """(round number, folder) of every `roundN/` (N >= 3) in the coding folder, in order."""
+    coding_dir = Path(coding_dir)
+    found = []
+    for sub in coding_dir.iterdir() if coding_dir.is_dir() else []:
+        m = _ROUND_DIR.match(sub.name)
+        if sub.is_dir() and m:
+            n = int(m.group(1))
+            if n < 3:
+                raise CodingError(f"{sub}: rounds 1 and 2 live in pass_a/, pass_b/, resolved/; "
+                                  f"name later rounds round3, round4, ...")
+            found.append((n, sub))
+    return sorted(found)
+
+
+def read_round(folder: str | Path, codebook: Codebook | None = None) -> dict[int, dict[str, Any]]:
+    """Files of one pass of a later round, each entry checked (see `check_round_entry`)."""
+    cb = codebook or load_codebook()
+    studies = read_pass(folder)
+    for study in studies.values():
+        for name, entry in study.get("fields", {}).items():
+            problem = check_round_entry(name, entry, cb)
+            if problem:
+                raise CodingError(f"{study['_file']}: field {name!r}: {problem}")
+    return studies
+
+
+def check_round_entry(name: str, entry: Any, cb: Codebook) -> str | None:
+    """Why a later-round field entry is unusable (None when it is fine).
+
+    A value needs a verbatim `quote` and the `url` it was read at; a null value
+    (an earlier value removed) needs a `reason`.
+    """
+    if name not in CODED_FIELDS:
+        return f"not a coded field; use one of: {', '.join(CODED_FIELDS)}"
+    if not isinstance(entry, dict) or "value" not in entry:
+        return 'expected {"value": ..., "quote": "...", "url": "https://..."}'
+    v = entry["value"]
+    if v is None:
+        return None if str(entry.get("reason") or "").strip() else \
+            "a null value removes an earlier one; say why in \"reason\""
+    text = join_multi(v, cb.list_separator) if isinstance(v, list) else format_cell(v)
+    messages = check_cell(cb[name], text, cb.list_separator)
+    if messages:
+        return f"value {v!r}: {messages[0]}"
+    if not str(entry.get("quote") or "").strip():
+        return "a value needs the verbatim \"quote\" that states it"
+    url = str(entry.get("url") or "")
+    if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        return f"\"url\" {url!r} is not an http(s) address of the quoted source"
+    return None
+
+
+def overlay(study: dict[str, Any], later: dict[str, Any] | None, round_no: int = 3,
+            origin: str = "") -> dict[str, Any]:
+    """A copy of `study` with a later round's field entries laid over (null entries clear)."""
+    out = copy.deepcopy(study)
+    if not later:
+        return out
+    fields = out.setdefault("fields", {})
+    for name, entry in later.get("fields", {}).items():
+        fields[name] = {**entry, "round": round_no}
+    out.setdefault("_rounds", []).append({"round": round_no, "origin": origin, "coder": later.get("coder"),
+                                          "coded_on": later.get("coded_on"), "note": later.get("note")})
+    return out
+
+
 # ---------------------------------------------------------------- agreement
 def cohen_kappa(a: list[str], b: list[str]) -> float | None:
     """Cohen's kappa (sklearn); None when undefined (one category only, or no pairs)."""
@@ -139,35 +227,85 @@ def cohen_kappa(a: list[str], b: list[str]) -> float | None:
 
 
 def agreement(coding_dir: str | Path = DEFAULT_CODING, codebook: Codebook | None = None) -> AgreementReport:
-    """Kappa per categorical field, exact-match shares for numbers and model lists."""
+    """Kappa per categorical field, exact-match shares for numbers and model lists.
+
+    The top level is rounds 1-2 (`pass_a/`, `pass_b/`); `rounds` has one entry
+    per later round (only the fields it coded); `overall` compares the passes'
+    final views when later rounds exist.
+    """
     cb = codebook or load_codebook()
-    a, b = read_pass(Path(coding_dir) / "pass_a"), read_pass(Path(coding_dir) / "pass_b")
+    coding_dir = Path(coding_dir)
+    a, b = read_pass(coding_dir / "pass_a"), read_pass(coding_dir / "pass_b")
+    base = _base_studies(coding_dir, a, b, cb)
+    report = AgreementReport(str(coding_dir), **_pass_agreement(a, b, cb))
+    view_a, view_b = a, b
+    for n, folder in round_folders(coding_dir):
+        ra, rb = read_round(folder / "pass_a", cb), read_round(folder / "pass_b", cb)
+        report.rounds.append(_round_agreement(n, folder, ra, rb, base, cb))
+        rres = read_round(folder / "resolved", cb)
+        view_a = {r: overlay(s, ra.get(r), n) for r, s in view_a.items()}
+        view_b = {r: overlay(s, rb.get(r), n) for r, s in view_b.items()}
+        base = {r: overlay(s, choose_round(r, ra, rb, rres, s, cb)[0], n) for r, s in base.items()}
+    if report.rounds:
+        report.overall = {"description": "both passes' final values: rounds 1-2 with every later round laid over",
+                          **_pass_agreement(view_a, view_b, cb)}
+    return report
+
+
+def _pass_agreement(a: dict[int, dict], b: dict[int, dict], cb: Codebook) -> dict[str, Any]:
+    """Counts, `included` and per-field agreement of two complete passes."""
     both = sorted(set(a) & set(b))
     inc_a = [str(bool(a[r].get("included"))) for r in both]
     inc_b = [str(bool(b[r].get("included"))) for r in both]
     included = {"kappa": cohen_kappa(inc_a, inc_b), "agreement": _share(inc_a, inc_b), "n": len(both),
                 "n_included_a": inc_a.count("True"), "n_included_b": inc_b.count("True")}
     kept = [r for r in both if a[r].get("included") and b[r].get("included")]
-    report = AgreementReport(str(coding_dir), len(a), len(b), len(both), len(kept), included)
+    pairs = {name: [(value(a[r], name), value(b[r], name)) for r in kept] for name in CODED_FIELDS}
+    return {"n_pass_a": len(a), "n_pass_b": len(b), "n_both": len(both), "n_both_included": len(kept),
+            "included": included, **_field_agreement(pairs, cb)}
+
+
+def _round_agreement(n: int, folder: Path, ra: dict[int, dict], rb: dict[int, dict],
+                     base: dict[int, dict], cb: Codebook) -> dict[str, Any]:
+    """Agreement of one later round: per field, the studies where either pass has an entry."""
+    both = sorted(set(ra) & set(rb))
+    pairs: dict[str, list[tuple[Any, Any]]] = {}
     for name in CODED_FIELDS:
+        for r in both:
+            fa, fb = ra[r].get("fields", {}), rb[r].get("fields", {})
+            if name in fa or name in fb:
+                start = value(base[r], name) if r in base else None
+                pairs.setdefault(name, []).append((value(ra[r], name) if name in fa else start,
+                                                   value(rb[r], name) if name in fb else start))
+    return {"round": n, "folder": str(folder), "n_pass_a": len(ra), "n_pass_b": len(rb), "n_both": len(both),
+            "pass_a_only": sorted(set(ra) - set(rb)), "pass_b_only": sorted(set(rb) - set(ra)),
+            **_field_agreement(pairs, cb)}
+
+
+def _field_agreement(pairs: dict[str, list[tuple[Any, Any]]], cb: Codebook) -> dict[str, list[dict[str, Any]]]:
+    """Kappa (categorical) or exact-match share (numbers, model lists) per field of (a, b) value pairs."""
+    out: dict[str, list[dict[str, Any]]] = {"categorical": [], "numeric": [], "sets": []}
+    for name in CODED_FIELDS:
+        if name not in pairs:
+            continue
         f = cb[name]
-        va, vb = [value(a[r], name) for r in kept], [value(b[r], name) for r in kept]
+        va, vb = [x for x, _ in pairs[name]], [y for _, y in pairs[name]]
         if f.vocabulary:
             la, lb = [_label(v) for v in va], [_label(v) for v in vb]
-            report.categorical.append({"field": name, "kappa": cohen_kappa(la, lb), "agreement": _share(la, lb),
-                                       "n": len(kept), "n_both_stated": sum(x is not None and y is not None
-                                                                           for x, y in zip(va, vb))})
+            out["categorical"].append({"field": name, "kappa": cohen_kappa(la, lb), "agreement": _share(la, lb),
+                                       "n": len(va), "n_both_stated": sum(x is not None and y is not None
+                                                                          for x, y in zip(va, vb))})
+            continue
+        stated = [(x, y) for x, y in zip(va, vb) if x is not None or y is not None]
+        n_match = sum(same(name, x, y, cb) for x, y in stated)
+        item = {"field": name, "n_either": len(stated),
+                "n_both": sum(x is not None and y is not None for x, y in stated), "n_match": n_match,
+                "exact_share": n_match / len(stated) if stated else None}
+        if f.type in ("int", "float"):
+            out["numeric"].append({**item, "tolerance": tolerance(name, cb)})
         else:
-            pairs = [(x, y) for x, y in zip(va, vb) if x is not None or y is not None]
-            n_match = sum(same(name, x, y, cb) for x, y in pairs)
-            item = {"field": name, "n_either": len(pairs),
-                    "n_both": sum(x is not None and y is not None for x, y in pairs), "n_match": n_match,
-                    "exact_share": n_match / len(pairs) if pairs else None}
-            if f.type in ("int", "float"):
-                report.numeric.append({**item, "tolerance": tolerance(name, cb)})
-            else:
-                report.sets.append(item)
-    return report
+            out["sets"].append(item)
+    return out
 
 
 def _label(v: Any) -> str:
@@ -183,19 +321,39 @@ def merge_resolved(coding_dir: str | Path = DEFAULT_CODING, codebook: Codebook |
                    studies: pd.DataFrame | None = None) -> pd.DataFrame:
     """Codebook rows (typed like `load_studies`) from resolved files, else agreeing passes.
 
+    Later rounds (`round3/`, ...) are laid over each study in order (see the
+    module docstring).
     `studies` (e.g. `load_studies()`): take each row's study_id from the study
     with the same ref_number, so ids stay stable; ids still colliding get
     a, b, ... suffixes in ref_number order.
     `df.attrs["skipped"]`: [{"ref_number", "reason"}] for studies left out;
+    `df.attrs["rounds"]`: [{"round", "ref_number", "applied", "origin", "fields", "cleared"}] for every
+    study a later round coded (`applied` False: `origin` says what is missing);
     `df.attrs["problems"]`: validation problems of the merged rows (as dicts).
     """
     cb = codebook or load_codebook()
     coding_dir = Path(coding_dir)
     a, b = read_pass(coding_dir / "pass_a"), read_pass(coding_dir / "pass_b")
     resolved = read_pass(coding_dir / "resolved")
+    chosen = {ref: _choose(ref, a, b, resolved, cb) for ref in sorted(set(resolved) | set(a) | set(b))}
+    rounds_log: list[dict[str, Any]] = []
+    for n, folder in round_folders(coding_dir):
+        ra, rb = read_round(folder / "pass_a", cb), read_round(folder / "pass_b", cb)
+        rres = read_round(folder / "resolved", cb)
+        for ref in sorted(set(ra) | set(rb) | set(rres)):
+            study, origin = chosen.get(ref, (None, "not in rounds 1-2"))
+            if study is None:
+                later, why = None, f"the study has no rounds-1-2 row ({origin})"
+            else:
+                later, why = choose_round(ref, ra, rb, rres, study, cb)
+            entries = (later or {}).get("fields", {})
+            rounds_log.append({"round": n, "ref_number": ref, "applied": later is not None, "origin": why,
+                               "fields": sorted(entries),
+                               "cleared": sorted(k for k, e in entries.items() if e.get("value") is None)})
+            if later is not None:
+                chosen[ref] = (overlay(study, later, n, why), origin)
     rows, skipped = [], []
-    for ref in sorted(set(resolved) | set(a) | set(b)):
-        study, origin = _choose(ref, a, b, resolved, cb)
+    for ref, (study, origin) in chosen.items():
         if study is None:
             skipped.append({"ref_number": ref, "reason": origin})
         elif not study.get("included"):
@@ -206,11 +364,42 @@ def merge_resolved(coding_dir: str | Path = DEFAULT_CODING, codebook: Codebook |
             rows.append(_row(study, origin, cb))
     _stable_ids(rows, studies)
     text = pd.DataFrame(rows, columns=cb.columns, dtype="str")
-    problems = validate_frame(text, cb)
+    problems = [p.to_dict() for p in validate_frame(text, cb)]
+    problems += [{"row": i + 1, "column": "tl_stated", "value": row["tl_stated"],
+                  "message": f"tl_type is {row['tl_type']!r}; tl_stated is only for studies without a TL type"}
+                 for i, row in enumerate(rows) if row["tl_type"] and row["tl_stated"]]
     df = _typed(text, cb)
     df.attrs["skipped"] = skipped
-    df.attrs["problems"] = [p.to_dict() for p in problems]
+    df.attrs["rounds"] = rounds_log
+    df.attrs["problems"] = problems
     return df
+
+
+def _base_studies(coding_dir: Path, a: dict, b: dict, cb: Codebook) -> dict[int, dict[str, Any]]:
+    """The rounds-1-2 study each later round starts from (resolved, else agreeing passes)."""
+    resolved = read_pass(coding_dir / "resolved")
+    out = {}
+    for ref in sorted(set(resolved) | set(a) | set(b)):
+        study, _ = _choose(ref, a, b, resolved, cb)
+        if study is not None:
+            out[ref] = study
+    return out
+
+
+def choose_round(ref: int, ra: dict, rb: dict, resolved: dict, start: dict[str, Any],
+                 cb: Codebook) -> tuple[dict | None, str]:
+    """A later round's file to apply to `start` (None and why when there is none yet)."""
+    if ref in resolved:
+        return resolved[ref], "resolved"
+    if ref not in ra or ref not in rb:
+        return None, (f"coded in pass {'a' if ref in ra else 'b'} of the round only; "
+                      f"needs the other pass or a resolved file")
+    fa, fb = ra[ref].get("fields", {}), rb[ref].get("fields", {})
+    diff = [n for n in CODED_FIELDS if (n in fa or n in fb) and not same(
+        n, value(ra[ref], n) if n in fa else value(start, n), value(rb[ref], n) if n in fb else value(start, n), cb)]
+    if diff:
+        return None, f"passes disagree on {', '.join(diff)}; needs a resolved file for ref {ref:03d}"
+    return ra[ref], "pass a (both passes agree)"
 
 
 def _choose(ref: int, a: dict, b: dict, resolved: dict, cb: Codebook) -> tuple[dict | None, str]:
@@ -227,10 +416,12 @@ def _choose(ref: int, a: dict, b: dict, resolved: dict, cb: Codebook) -> tuple[d
 
 
 def _row(study: dict[str, Any], origin: str, cb: Codebook) -> dict[str, str]:
+    """One CSV row; evidence items "field: quote [url]" (url when it is not the row's source_url,
+    and always for values of a later round; quotes from the review itself tagged REVIEW_TAG)."""
     row = {c: "" for c in cb.columns}
     for name in BIBLIO:
         row[name] = format_cell(study.get(name))
-    quotes, n_values, n_quoted = [], 0, 0
+    quotes, n_values, n_quoted, from_review = [], 0, 0, False
     for name in CODED_FIELDS:
         v = value(study, name)
         if v is None:
@@ -242,15 +433,22 @@ def _row(study: dict[str, Any], origin: str, cb: Codebook) -> dict[str, str]:
         if quote:
             n_quoted += 1
             url = entry.get("url")
-            where = f" [{url}]" if url and url != study.get("source_url") else ""
-            quotes.append(f"{name}: {' '.join(str(quote).split())}{where}")
+            where = f" [{url}]" if url and (entry.get("round") or url != study.get("source_url")) else ""
+            tag = f"{REVIEW_TAG} " if url == REVIEW_URL else ""
+            from_review = from_review or bool(tag)
+            quotes.append(f"{name}: {tag}{' '.join(str(quote).split())}{where}")
+    later = study.get("_rounds", [])
     row["source_url"] = format_cell(study.get("source_url"))
     row["evidence"] = " | ".join(quotes) or f"no codable values stated in the source ({origin})"
     coder = study.get("coder") or ""
-    row["coded_by"] = f"{origin}: {coder}" if coder else origin
-    row["coded_on"] = format_cell(study.get("coded_on"))
-    row["confidence"] = "low" if n_values == 0 else "high" if n_quoted == n_values else "medium"
-    row["notes"] = " ".join(str(study.get("note") or "").split())
+    row["coded_by"] = "; ".join([f"{origin}: {coder}" if coder else origin] +
+                                [f"round {r['round']} {r['origin']}: {r['coder']}" if r["coder"]
+                                 else f"round {r['round']} {r['origin']}" for r in later])
+    row["coded_on"] = max([format_cell(study.get("coded_on"))] + [format_cell(r["coded_on"]) for r in later])
+    row["confidence"] = ("low" if n_values == 0 else "high" if n_quoted == n_values and not from_review
+                         else "medium")
+    notes = [str(study.get("note") or "")] + [f"round {r['round']}: {r['note']}" for r in later if r["note"]]
+    row["notes"] = " || ".join(" ".join(n.split()) for n in notes if n.strip())
     return row
 
 

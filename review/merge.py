@@ -11,6 +11,11 @@ Those review-sourced values are marked in `evidence` as
 Studies the coding excludes are dropped; studies whose passes still disagree
 (no resolved file) and studies the coding does not know (added later with
 `review add`) are kept unchanged.
+
+Later coding rounds (`data/coding/round3/`, ...) are applied on top of rounds
+1-2 by `merge_resolved`: their values enter `evidence` as "field: quote [url]".
+A value a later round removed (null, with a reason) stays empty: it is not
+refilled from the current CSV.
 """
 from __future__ import annotations
 
@@ -19,11 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from review.agreement import CODED_FIELDS, DEFAULT_CODING, merge_resolved
+from review.agreement import CODED_FIELDS, DEFAULT_CODING, REVIEW_TAG, merge_resolved
 from review.codebook import Codebook, load_codebook
 from review.store import DEFAULT_CSV, format_cell, load_studies, write_studies
 
-REVIEW_TAG = "(Kim et al. 2022)"
 
 
 @dataclass
@@ -39,6 +43,8 @@ class MergeReport:
     dropped: list[dict] = field(default_factory=list)
     unresolved: list[dict] = field(default_factory=list)
     review_values_kept: int = 0
+    round_values_applied: int = 0
+    round_studies_not_applied: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -52,11 +58,16 @@ def merge_coding(csv: str | Path = DEFAULT_CSV, coding_dir: str | Path = DEFAULT
     current = load_studies(csv, validate=False, codebook=cb)
     merged = merge_resolved(coding_dir, codebook=cb, studies=current)
     by_ref = {int(r): row for r, (_, row) in zip(current["ref_number"], current.iterrows()) if pd.notna(r)}
+    later = merged.attrs.get("rounds", [])
+    cleared: dict[int, set[str]] = {}
+    for item in later:
+        if item["applied"]:
+            cleared.setdefault(item["ref_number"], set()).update(item["cleared"])
     rows, review_values = [], 0
     for _, row in merged.iterrows():
         old = by_ref.get(int(row["ref_number"]))
         if old is not None:
-            row, n = _keep_review_text(row, old)
+            row, n = _keep_review_text(row, old, cleared.get(int(row["ref_number"]), set()))
             review_values += n
         rows.append(row)
     coded_refs = {int(r) for r in merged["ref_number"]}
@@ -71,20 +82,25 @@ def merge_coding(csv: str | Path = DEFAULT_CSV, coding_dir: str | Path = DEFAULT
         from_coding=len(rows), kept_unchanged=[str(s) for s in kept["study_id"]],
         dropped=[{"ref_number": r, "reason": skipped[r]} for r in sorted(excluded)],
         unresolved=[{"ref_number": r, "reason": why} for r, why in sorted(skipped.items()) if r not in excluded],
-        review_values_kept=review_values, problems=merged.attrs.get("problems", []))
+        review_values_kept=review_values,
+        round_values_applied=sum(len(i["fields"]) for i in later if i["applied"]),
+        round_studies_not_applied=[{"round": i["round"], "ref_number": i["ref_number"], "reason": i["origin"]}
+                                   for i in later if not i["applied"]],
+        problems=merged.attrs.get("problems", []))
     if write:
         write_studies(csv, out)
     return out, report
 
 
-def _keep_review_text(row: pd.Series, old: pd.Series) -> tuple[pd.Series, int]:
-    """Carry over the review's statement, and review-stated values the source lacks."""
+def _keep_review_text(row: pd.Series, old: pd.Series, cleared: set[str] = frozenset()) -> tuple[pd.Series, int]:
+    """Carry over the review's statement, and review-stated values the source lacks
+    (not those a later coding round removed: `cleared`)."""
     row = row.copy()
     row["review_statement"] = old.get("review_statement")
     statement = format_cell(old.get("review_statement"))
     added = []
     for name in CODED_FIELDS:
-        if pd.isna(row[name]) and not pd.isna(old[name]):
+        if pd.isna(row[name]) and not pd.isna(old[name]) and name not in cleared:
             row[name] = old[name]
             added.append(f"{name}: {REVIEW_TAG} {statement}" if statement else f"{name}: {REVIEW_TAG}")
     if added:

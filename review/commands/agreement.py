@@ -1,7 +1,12 @@
 """`review agreement [--coding DIR] [--json]`: inter-coder agreement of the coding passes.
 
 Reads `DIR/pass_a/*.json` and `DIR/pass_b/*.json` (default `data/coding`,
-format in `data/coding/MANUAL.md`); rules in `review.agreement`.
+format in `data/coding/MANUAL.md`) and every later round `DIR/roundN/`;
+rules in `review.agreement`. The top level is rounds 1-2; `rounds` has one
+entry per later round (only the fields that round coded, same item shapes,
+plus "round", "folder", "pass_a_only", "pass_b_only"); `overall` (null
+without later rounds) compares the passes' final values, same shape as the
+top level.
 
 JSON (`--json`)::
 
@@ -11,7 +16,10 @@ JSON (`--json`)::
      "numeric":     [{"field": "auc", "tolerance": 0.0005, "n_either": 40, "n_both": 35, "n_match": 31,
                       "exact_share": 0.775}],
      "sets":        [{"field": "backbone_models", "n_either": 95, "n_both": 90, "n_match": 70,
-                      "exact_share": 0.737}]}
+                      "exact_share": 0.737}],
+     "rounds":      [{"round": 3, "folder": "data/coding/round3", "n_pass_a": 60, "n_pass_b": 60, "n_both": 60,
+                      "pass_a_only": [], "pass_b_only": [], "categorical": [...], "numeric": [...], "sets": [...]}],
+     "overall":     {"description": "...", "n_pass_a": 118, ..., "categorical": [...], "numeric": [...], "sets": [...]}}
 
 (numbers above show the shape only). `kappa` is null when undefined (a single
 category in both passes, or no studies).
@@ -43,13 +51,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.coding}: pass a {report.n_pass_a} studies, pass b {report.n_pass_b}, both {report.n_both}, "
           f"included by both {report.n_both_included}")
     inc = report.included
+    print("rounds 1-2")
     print(f"included            kappa {_f(inc['kappa'])}  agreement {_f(inc['agreement'])}  n {inc['n']}")
-    for item in report.categorical:
+    _print_fields(report.to_dict())
+    for rnd in report.rounds:
+        print(f"round {rnd['round']} ({rnd['folder']}): pass a {rnd['n_pass_a']} studies, pass b {rnd['n_pass_b']}, "
+              f"both {rnd['n_both']}; per field, the studies where either pass coded it")
+        for side in ("a", "b"):
+            if rnd[f"pass_{side}_only"]:
+                print(f"  in pass {side} only (not compared): {', '.join(map(str, rnd[f'pass_{side}_only']))}")
+        _print_fields(rnd)
+    if report.overall:
+        print("overall (final values of both passes, all rounds)")
+        _print_fields(report.overall)
+    return 0
+
+
+def _print_fields(part: dict) -> None:
+    for item in part["categorical"]:
         print(f"{item['field']:<19} kappa {_f(item['kappa'])}  agreement {_f(item['agreement'])}  n {item['n']}")
-    for item in report.sets + report.numeric:
+    for item in part["sets"] + part["numeric"]:
         tol = f"  tolerance {item['tolerance']}" if "tolerance" in item else "  (same set of names)"
         print(f"{item['field']:<19} exact {_f(item['exact_share'])}  {item['n_match']}/{item['n_either']}{tol}")
-    return 0
 
 
 def _f(x: float | None) -> str:

@@ -10,7 +10,9 @@ JSON (`--json`)::
     {"csv": "data/studies.csv", "coding": "data/coding", "rows_before": 118, "rows_after": 117,
      "from_coding": 117, "kept_unchanged": [], "dropped": [{"ref_number": 59, "reason": "excluded ..."}],
      "unresolved": [{"ref_number": 3, "reason": "passes disagree on accuracy; ..."}],
-     "review_values_kept": 12, "problems": [], "written": true}
+     "review_values_kept": 12, "round_values_applied": 80,
+     "round_studies_not_applied": [{"round": 3, "ref_number": 150, "reason": "coded in pass a of the round only; ..."}],
+     "problems": [], "written": true}
 """
 from __future__ import annotations
 
@@ -44,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{verb} {report.rows_after} rows to {report.csv} ({report.from_coding} from the coding, "
           f"{len(report.kept_unchanged)} kept unchanged; before: {report.rows_before})")
     print(f"values kept from the review's own text where the source was silent: {report.review_values_kept}")
+    print(f"values applied from later coding rounds (round3/, ...): {report.round_values_applied}")
+    for d in report.round_studies_not_applied:
+        print(f"  round {d['round']} not applied, ref {d['ref_number']}: {d['reason']}")
     for d in report.dropped:
         print(f"  dropped ref {d['ref_number']}: {d['reason']}")
     for d in report.unresolved:
