@@ -11,6 +11,7 @@ Round 3 written by `round3` below:
 """
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from review.agreement import REVIEW_URL, CodingError, agreement, merge_resolved, round_folders
+from review.agreement import REVIEW_URL, CodingError, agreement, merge_resolved, read_round, round_folders
 from review.cli import main
 from review.merge import merge_coding
 from review.store import load_studies, write_studies
@@ -172,3 +173,32 @@ def test_cli_prints_the_round(round3, capsys):
     assert main(["agreement", "--coding", str(round3), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert by_field(data["rounds"][0]["categorical"])["tl_type"]["kappa"] == pytest.approx(-1 / 3)
+
+
+# ---------------------------------------------------------------- the committed round-3 coding
+ROUND3 = Path(__file__).resolve().parents[1] / "data" / "coding" / "round3"
+ROUTES = ("review-text", "repo-search", "repo-read", "fulltext-search", "coding-r12", "none")
+RESULTS = ("values", "nothing", "no-hit")
+
+
+def _routes() -> list[dict]:
+    with (ROUND3 / "routes.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.skipif(not (ROUND3 / "routes.csv").exists(), reason="no round-3 coding committed")
+def test_routes_file_lists_every_source_pass_b_must_read():
+    """Pass b reads exactly the addresses in routes.csv, so every url a coded value cites is there."""
+    rows = _routes()
+    assert rows and set(rows[0]) == {"ref_number", "study_id", "route", "target", "result", "fields", "urls", "note"}
+    assert {r["route"] for r in rows} <= set(ROUTES) and {r["result"] for r in rows} <= set(RESULTS)
+    urls: dict[int, set[str]] = {}
+    for r in rows:
+        urls.setdefault(int(r["ref_number"]), set()).update(r["urls"].split())
+    for side in ("pass_a", "pass_b"):
+        for ref, study in read_round(ROUND3 / side).items():
+            assert ref in urls, f"{side}/{ref:03d}.json: no route in routes.csv"
+            for name, entry in study["fields"].items():
+                if entry["value"] is not None:
+                    assert entry["url"] in urls[ref], f"{side}/{ref:03d}.json {name}: {entry['url']} not in routes.csv"
+
