@@ -190,8 +190,10 @@ def _routes() -> list[dict]:
 def test_routes_file_lists_every_source_pass_b_must_read():
     """Pass b reads exactly the addresses in routes.csv, so every url a coded value cites is there."""
     rows = _routes()
-    assert rows and set(rows[0]) == {"ref_number", "study_id", "route", "target", "result", "fields", "urls", "note"}
+    assert rows and set(rows[0]) == {"ref_number", "study_id", "pass", "route", "target", "result", "fields", "urls",
+                                     "note"}
     assert {r["route"] for r in rows} <= set(ROUTES) and {r["result"] for r in rows} <= set(RESULTS)
+    assert {r["pass"] for r in rows} <= {"a", "b"}
     urls: dict[int, set[str]] = {}
     for r in rows:
         urls.setdefault(int(r["ref_number"]), set()).update(r["urls"].split())
