@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prisma": ("review.commands.prisma", "PRISMA 2020 flow diagram and its arithmetic checks"),
     "summary": ("review.commands.summary", "the review's Figures 4 and 5 from the CSV"),
     "spearman": ("review.commands.spearman", "Figure 6: data size vs AUC / accuracy (Spearman)"),
+    "meta": ("review.commands.meta", "random-effects meta-analysis / meta-regression of accuracy or AUC"),
     "audit": ("review.commands.audit", "published numbers next to the values recomputed from the CSV"),
     "agreement": ("review.commands.agreement", "inter-coder agreement of the coding passes"),
     "merge-coding": ("review.commands.merge_coding", "rebuild the studies CSV from the resolved coding"),

@@ -4,12 +4,13 @@ matplotlib is imported inside the functions (with the Agg backend unless one is
 already chosen) so that importing `review` or running `review validate` never
 pays for it. Every figure is saved twice, PNG for the Markdown report and SVG
 for print, and each file is written atomically (temp file + os.replace) so an
-interrupted report never leaves a half-written image behind.
+interrupted report never leaves a half-written image behind (and images get
+the same 0644 mode as report.md).
 """
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +56,12 @@ def save_figure(fig: Any, stem: str | Path, formats: tuple[str, ...] = FORMATS,
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
+    from review.store import write_bytes_atomic
+
     for fmt in formats:
-        target = stem.with_name(f"{stem.name}.{fmt}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                fig.savefig(handle, format=fmt, dpi=dpi, bbox_inches="tight")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight")
+        written.append(write_bytes_atomic(stem.with_name(f"{stem.name}.{fmt}"), buffer.getvalue()))
     if close:
         pyplot().close(fig)
     return written

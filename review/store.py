@@ -350,7 +350,8 @@ def _write_rows(handle, columns: list[str], rows: Iterable[dict[str, str]]) -> N
         writer.writerow(row)
 
 
-def _replace_atomically(path: Path, write: Callable[[Any], None], newline: str | None = None) -> None:
+def _replace_atomically(path: Path, write: Callable[[Any], None], newline: str | None = None,
+                        binary: bool = False) -> None:
     """Write through `write(handle)` to a temp file in the same folder, fsync, then os.replace.
 
     Readers never see half a file; the file keeps its permissions (new files: 0644,
@@ -360,7 +361,8 @@ def _replace_atomically(path: Path, write: Callable[[Any], None], newline: str |
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+        with (os.fdopen(fd, "wb") if binary else
+              os.fdopen(fd, "w", encoding="utf-8", newline=newline)) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -379,6 +381,13 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write `text` to `path` atomically (see `_replace_atomically`); return the path."""
     path = Path(path)
     _replace_atomically(path, lambda handle: handle.write(text), newline="\n")
+    return path
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (see `_replace_atomically`); return the path."""
+    path = Path(path)
+    _replace_atomically(path, lambda handle: handle.write(data), binary=True)
     return path
 
 
