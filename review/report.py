@@ -1,7 +1,8 @@
 """Every figure of the review (PNG + SVG) and a Markdown report tying them together.
 
 `build_report` runs PRISMA, Figures 4-6 and the audit on one CSV and writes,
-into one folder: prisma, figure4, figure5, figure6 (each .png and .svg),
+into one folder: prisma, figure4, figure5, figure6 (the review's selection),
+figure6-all (every study with a data size; each .png and .svg),
 audit.csv (the tidy audit table) and report.md, which links the figures and
 states where each number comes from: the CSV (with its SHA-256), the counts
 file, the published-numbers file, the bootstrap settings and the software
@@ -93,8 +94,10 @@ def build_report(df: pd.DataFrame, out_dir: str | Path, csv_path: str | Path,
     steps.update()
     result.files += save_figure(summary.figure5(df), out / "figure5")
     steps.update()
-    analysis = sp.analyse(df, n_boot=n_boot, seed=seed)
+    analyses = sp.analyse_both(df, n_boot=n_boot, seed=seed)
+    analysis = analyses["review"]
     result.files += save_figure(sp.figure(analysis), out / "figure6")
+    result.files += save_figure(sp.figure(analyses["all"]), out / "figure6-all")
     steps.update()
     table = audit_mod.audit(df, published, analysis)
     flags = audit_mod.inconsistencies(published)
@@ -105,7 +108,7 @@ def build_report(df: pd.DataFrame, out_dir: str | Path, csv_path: str | Path,
         _prisma_md(checks),
         _fig4_md(df),
         _fig5_md(df),
-        _fig6_md(analysis),
+        _fig6_md(analyses, published),
         _audit_md(table, flags),
     ]
     result.files.append(write_text_atomic(result.report, "\n\n".join(sections) + "\n"))
@@ -163,16 +166,42 @@ def _fig5_md(df: pd.DataFrame) -> str:
                         md_table(t["n_classes"]), md_table(t["left_out"])])
 
 
-def _fig6_md(a: sp.SpearmanAnalysis) -> str:
-    res = pd.DataFrame([r.to_dict() for r in a.results.values()])
-    excl = pd.DataFrame([{"reason": k, "studies": v} for k, v in a.excluded_counts().items() if v])
+def spearman_table(analyses: dict[str, sp.SpearmanAnalysis], published: Published | None = None
+                   ) -> pd.DataFrame:
+    """Both selections side by side, one row per metric, with the published r and p."""
+    rows = []
+    for metric in sp.METRICS:
+        row: dict[str, Any] = {"metric": metric}
+        for selection, a in analyses.items():
+            r = a.results[metric].to_dict()
+            row.update({f"{selection}: n": r["n"], f"{selection}: r": r["r"], f"{selection}: p": r["p"],
+                        f"{selection}: 95% CI": "-" if r["ci_low"] is None else
+                        f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"})
+        if published is not None:
+            for stat in ("r", "p"):
+                key = f"spearman.{metric}.{stat}"
+                row[f"published {stat}"] = published.value(key) if key in published.by_key else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fig6_md(analyses: dict[str, sp.SpearmanAnalysis], published: Published | None = None) -> str:
+    a, every = analyses["review"], analyses["all"]
+    notes = [f"- {sel}, {r.metric}: {r.note}" for sel, an in analyses.items() for r in an.results.values()
+             if r.note]
+    excl = pd.DataFrame([{"selection": sel, "reason": k, "studies": v}
+                         for sel, an in analyses.items() for k, v in an.excluded_counts().items() if v])
     return "\n\n".join([
         "## Figure 6: data size vs performance (Spearman)",
-        _figure_md("figure6", "Figure 6 recomputed from the CSV"),
-        f"Subset: {len(a.subset)} studies with one model, one TL type and one modality; "
-        f"{a.both_metrics()} report both AUC and accuracy. Data quantity per class "
-        "(patients for CT, MRI and microscopy, images otherwise).",
-        md_table(res), md_table(excl) if len(excl) else "No study excluded."])
+        _figure_md("figure6", "Figure 6 recomputed from the CSV (the review's selection)"),
+        _figure_md("figure6-all", "Figure 6 on every study with a data size and the metric"),
+        f"Selection `review` (the paper's rule): {len(a.subset)} studies with one model, one TL type and one "
+        f"modality; {a.both_metrics()} report both AUC and accuracy. Selection `all`: {len(every.subset)} "
+        "studies with a data quantity, n_classes and AUC or accuracy. Data quantity per class (patients for "
+        "CT, MRI and microscopy, images otherwise). p and bootstrap intervals need 5 points, r needs 3.",
+        md_table(spearman_table(analyses, published)),
+        "\n".join(notes) if notes else "",
+        md_table(excl) if len(excl) else "No study excluded."])
 
 
 def _audit_md(table: pd.DataFrame, flags: list[prisma_mod.Check]) -> str:

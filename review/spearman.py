@@ -1,22 +1,33 @@
 """Figure 6 of Kim et al. 2022: normalised data size vs AUC and vs accuracy.
 
-The review's rules (Results, "Performance visualization"):
+Two selections (`selection=`):
 
-* only studies with one backbone model, one TL type and one image modality
-  are kept; the excluded ones have "multiple models (n=57), ... multiple TL
-  types (n=14) or ... minor models like LeNet (n=9)". The rules are applied in
-  that order, so each excluded study is counted once, under its first reason.
-  Rows whose category, TL type or modality is not coded are dropped under
-  their own reason (they cannot be placed) and reported as such.
-* "The X coordinate is the normalized data quantity": data quantity divided by
-  the number of classes, where the quantity is the number of patients for CT,
-  MRI and microscopy ("reflect the number of patients") and the number of
-  images otherwise.
-* Spearman's rank correlation of that size with AUC and with accuracy.
+* ``review``, the review's rule (Results, "Performance visualization"): only
+  studies with one backbone model, one TL type and one image modality are
+  kept; the excluded ones have "multiple models (n=57), ... multiple TL types
+  (n=14) or ... minor models like LeNet (n=9)". Each excluded study is counted
+  once, under its first reason, in the order of `REVIEW_REASONS`: the model
+  tests first (not coded, several models, a minor model), then the TL type,
+  then the modality, so a minor-model study that also benchmarks several TL
+  types counts as "minor model", as in the paper's counts. Rows whose category,
+  TL type or modality is not coded cannot be placed and get their own reason.
+* ``all``: every study that reports a data size and the metric (a multi-model
+  study contributes its best reported value, as coded). The size is the same
+  normalised quantity as under ``review``, so a study needs the count its
+  modality calls for and `n_classes`; the reasons say which is missing.
 
-p values are those of `scipy.stats.spearmanr` (t distribution with n - 2
-degrees of freedom). Confidence intervals are percentile bootstrap intervals
-over studies (rows resampled with replacement, numpy Generator seeded).
+Both drop metrics of a model that adds non-TL features (`metric_scope` =
+"TL combined with other features"; last reason under ``review`` so that the
+paper's reasons keep their counts).
+
+"The X coordinate is the normalized data quantity": data quantity divided by
+the number of classes, where the quantity is the number of patients for CT,
+MRI and microscopy ("reflect the number of patients") and the number of
+images otherwise. Spearman's rank correlation of that size with AUC and with
+accuracy: r from 3 points on; p (`scipy.stats.spearmanr`, t distribution with
+n - 2 degrees of freedom) and the percentile bootstrap interval (studies
+resampled with replacement, numpy Generator seeded) from `MIN_N_INFERENCE` = 5
+points on; below that they are not reported ("too few studies").
 """
 from __future__ import annotations
 
@@ -29,10 +40,17 @@ import pandas as pd
 
 PATIENT_MODALITIES: tuple[str, ...] = ("CT", "MRI", "microscopy")
 METRICS: tuple[str, ...] = ("auc", "accuracy")
-#: (reason, test) in the order the selection applies them.
-REASONS: tuple[str, ...] = ("backbone not coded", "multiple models", "TL type not coded",
-                            "multiple TL types", "minor model", "modality not coded",
-                            "multiple modalities")
+SELECTIONS: tuple[str, ...] = ("review", "all")
+COMBINED = "TL combined with other features"
+#: Exclusion reasons of the review's selection, in the order they are applied.
+REVIEW_REASONS: tuple[str, ...] = ("backbone not coded", "multiple models", "minor model",
+                                   "TL type not coded", "multiple TL types", "modality not coded",
+                                   "multiple modalities", COMBINED)
+#: Exclusion reasons of the `all` selection, in the order they are applied.
+ALL_REASONS: tuple[str, ...] = (COMBINED, "no AUC or accuracy", "no data quantity", "no n_classes")
+MIN_N_R = 3          # fewer points: no correlation at all
+MIN_N_INFERENCE = 5  # fewer points: r only, no p and no bootstrap interval
+TOO_FEW = "too few studies"
 
 
 def _text(df: pd.DataFrame, column: str) -> pd.Series:
@@ -62,21 +80,37 @@ def normalised_size(df: pd.DataFrame, patient_modalities: tuple[str, ...] = PATI
     return data_quantity(df, patient_modalities) / classes.where(classes > 0)
 
 
-def select_subset(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply the review's Figure 6 selection; return (kept rows, excluded [study_id, reason])."""
-    category, tl, modality = _text(df, "backbone_category"), _text(df, "tl_type"), _text(df, "modality")
-    family = _text(df, "backbone_family")
-    tests = {
-        "backbone not coded": category.eq(""),
-        "multiple models": category.eq("multiple") | family.eq("many"),
-        "TL type not coded": tl.eq(""),
-        "multiple TL types": tl.eq("many"),
-        "minor model": category.eq("other") | family.eq("other"),
-        "modality not coded": modality.eq(""),
-        "multiple modalities": modality.eq("many"),
-    }
+def reasons_for(selection: str) -> tuple[str, ...]:
+    """The exclusion reasons of a selection, in the order they are applied."""
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}. Got {selection!r} instead.")
+    return REVIEW_REASONS if selection == "review" else ALL_REASONS
+
+
+def select_subset(df: pd.DataFrame, selection: str = "review") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply a Figure 6 selection; return (kept rows, excluded [study_id, reason])."""
+    order = reasons_for(selection)
+    combined = _text(df, "metric_scope").eq(COMBINED)
+    if selection == "all":
+        classes = _number(df, "n_classes")
+        tests = {COMBINED: combined,
+                 "no AUC or accuracy": _number(df, "auc").isna() & _number(df, "accuracy").isna(),
+                 "no data quantity": ~(data_quantity(df) > 0), "no n_classes": ~(classes > 0)}
+    else:
+        category, tl, modality = _text(df, "backbone_category"), _text(df, "tl_type"), _text(df, "modality")
+        family = _text(df, "backbone_family")
+        tests = {
+            "backbone not coded": category.eq(""),
+            "multiple models": category.eq("multiple") | family.eq("many"),
+            "minor model": category.eq("other") | family.eq("other"),
+            "TL type not coded": tl.eq(""),
+            "multiple TL types": tl.eq("many"),
+            "modality not coded": modality.eq(""),
+            "multiple modalities": modality.eq("many"),
+            COMBINED: combined,
+        }
     reason = pd.Series([None] * len(df), index=df.index, dtype=object)
-    for name in REASONS:
+    for name in order:
         reason = reason.where(reason.notna() | ~tests[name], name)
     ids = _text(df, "study_id")
     excluded = pd.DataFrame({"study_id": ids[reason.notna()], "reason": reason[reason.notna()]})
@@ -85,7 +119,11 @@ def select_subset(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @dataclass
 class SpearmanResult:
-    """Spearman correlation of normalised size with one metric, with its bootstrap CI."""
+    """Spearman correlation of normalised size with one metric, with its bootstrap CI.
+
+    r, p and the CI bounds are NaN when too few points leave them undefined or
+    unreported (`note` says why); `points` are the (study_id, size, value) pairs used.
+    """
 
     metric: str
     n: int
@@ -96,10 +134,14 @@ class SpearmanResult:
     ci_level: float
     n_boot: int
     seed: int | None
+    selection: str = "review"
+    note: str = ""
+    points: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["study_id", "size", "value"]),
+                                 repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in self.__dict__.items()}
+                for k, v in self.__dict__.items() if k != "points"}
 
 
 @dataclass
@@ -110,10 +152,11 @@ class SpearmanAnalysis:
     excluded: pd.DataFrame
     points: pd.DataFrame
     results: dict[str, SpearmanResult] = field(default_factory=dict)
+    selection: str = "review"
 
     def excluded_counts(self) -> dict[str, int]:
         counts = self.excluded["reason"].value_counts()
-        return {r: int(counts.get(r, 0)) for r in REASONS}
+        return {r: int(counts.get(r, 0)) for r in reasons_for(self.selection)}
 
     def both_metrics(self) -> int:
         """Kept studies plotted on both panels (AUC and accuracy)."""
@@ -170,19 +213,41 @@ def _points(subset: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyse(df: pd.DataFrame, n_boot: int = 2000, seed: int | None = 0,
-            level: float = 0.95) -> SpearmanAnalysis:
+            level: float = 0.95, selection: str = "review") -> SpearmanAnalysis:
     """Select the Figure 6 subset and correlate normalised size with AUC and accuracy."""
-    subset, excluded = select_subset(df)
+    subset, excluded = select_subset(df, selection)
     points = _points(subset)
-    analysis = SpearmanAnalysis(subset=subset, excluded=excluded, points=points)
+    analysis = SpearmanAnalysis(subset=subset, excluded=excluded, points=points, selection=selection)
     for metric in METRICS:
         p = points[points["metric"] == metric]
-        x, y = p["size"].to_numpy(float), p["value"].to_numpy(float)
-        r, pval = spearman(x, y)
-        low, high = bootstrap_spearman(x, y, n_boot=n_boot, seed=seed, level=level)
-        analysis.results[metric] = SpearmanResult(metric, len(p), r, pval, low, high, level,
-                                                  n_boot, seed)
+        analysis.results[metric] = correlate(metric, p, n_boot, seed, level, selection)
     return analysis
+
+
+def analyse_both(df: pd.DataFrame, n_boot: int = 2000, seed: int | None = 0,
+                 level: float = 0.95) -> dict[str, SpearmanAnalysis]:
+    """Both selections side by side: {"review": ..., "all": ...}."""
+    return {s: analyse(df, n_boot=n_boot, seed=seed, level=level, selection=s) for s in SELECTIONS}
+
+
+def correlate(metric: str, points: pd.DataFrame, n_boot: int, seed: int | None, level: float,
+              selection: str = "review") -> SpearmanResult:
+    """Spearman r of one metric's points; p and the bootstrap CI only from MIN_N_INFERENCE points."""
+    x, y = points["size"].to_numpy(float), points["value"].to_numpy(float)
+    n = len(points)
+    r, pval = spearman(x, y) if n >= MIN_N_R else (math.nan, math.nan)
+    low = high = math.nan
+    note = ""
+    if n < MIN_N_R:
+        note = f"{TOO_FEW} (n = {n} < {MIN_N_R}): no correlation"
+    elif n < MIN_N_INFERENCE:
+        pval, note = math.nan, f"{TOO_FEW} (n = {n} < {MIN_N_INFERENCE}): r only, no p and no interval"
+    else:
+        low, high = bootstrap_spearman(x, y, n_boot=n_boot, seed=seed, level=level)
+    if n >= MIN_N_R and math.isnan(r):
+        note = "a constant axis: r undefined"
+    return SpearmanResult(metric, n, r, pval, low, high, level, n_boot, seed, selection, note,
+                          points[["study_id", "size", "value"]].reset_index(drop=True))
 
 
 # --------------------------------------------------------------------------- published r, p

@@ -20,15 +20,23 @@ def test_report_writes_figures_and_markdown(tmp_path, capsys):
                "--counts", str(FIX / "prisma_template.csv"), "--bootstrap", "50", "--seed", "1", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and doc["failed_prisma_checks"] == 0 and doc["published_inconsistencies"] >= 4
-    for stem in ("prisma", "figure4", "figure5", "figure6"):
+    stems = ("prisma", "figure4", "figure5", "figure6", "figure6-all")
+    for stem in stems:
         for ext in ("png", "svg"):
             assert (out / f"{stem}.{ext}").stat().st_size > 0
+            assert (out / f"{stem}.{ext}").stat().st_mode & 0o777 == 0o644  # like report.md
     text = (out / "report.md").read_text()
     links = set(re.findall(r"\]\(([^)]+)\)", text))
-    assert {f"{s}.{e}" for s in ("prisma", "figure4", "figure5", "figure6") for e in ("png", "svg")} <= links
+    assert {f"{s}.{e}" for s in stems for e in ("png", "svg")} <= links
     assert all((out / link).exists() for link in links if not link.startswith("http"))
     assert "12 rows, SHA-256" in text and "50 resamples, seed 1" in text
     assert "236 - 114 = 122" in text  # the published flow's own inconsistency is reported
+    # Spearman under both selections, side by side, next to the published r and p (0.05, 0.03)
+    header = next(line for line in text.splitlines() if line.startswith("| metric | review: n"))
+    assert "| all: r |" in header and header.endswith("| published r | published p |")
+    auc_row = next(line for line in text.splitlines() if line.startswith("| auc | 5 | 0.8 |"))
+    assert auc_row.endswith("| 0.05 | 0.03 |")
+    assert "review, accuracy: too few studies (n = 4 < 5)" in text
     assert (out / "audit.csv").read_text().startswith("key,label,where,published")
     assert not list(out.glob(".*.tmp"))  # no temp files left behind
 

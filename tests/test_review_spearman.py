@@ -60,7 +60,9 @@ def test_spearman_matches_hand_computation(df):
     assert auc.p == pytest.approx(1 - 2 / math.pi * (theta + math.sin(theta) * math.cos(theta)), abs=1e-9)
     assert auc.p == pytest.approx(0.1041, abs=1e-4)
     assert acc.n == 4 and acc.r == pytest.approx(0.8)
+    assert math.isnan(acc.p) and "too few studies" in acc.note  # 4 < 5 points: r only
     assert a.both_metrics() == 3  # foxtrot, hotel, india
+    assert list(auc.points["study_id"]) == ["foxtrot2018", "golf2019", "hotel2019", "india2020", "juliett2020"]
 
 
 def test_bootstrap_is_deterministic_for_a_seed(df):
@@ -99,19 +101,84 @@ def test_too_few_points_give_nan_not_an_error():
                         "backbone_family": ["ResNet"], "tl_type": ["fine-tuning"], "modality": ["CT"],
                         "n_patients": [10], "n_classes": [2], "auc": [0.9]})
     res = sp.analyse(one, n_boot=10).results["auc"]
-    assert res.n == 1 and math.isnan(res.r) and math.isnan(res.ci_low)
+    assert res.n == 1 and math.isnan(res.r) and math.isnan(res.ci_low) and "too few studies" in res.note
+
+
+@pytest.mark.parametrize("n, r_shown, p_shown", [(2, False, False), (3, True, False), (4, True, False),
+                                                 (5, True, True)])
+def test_small_n_shows_r_from_3_and_p_and_ci_from_5(n, r_shown, p_shown):
+    import pandas as pd
+
+    pts = pd.DataFrame({"study_id": [f"s{i}" for i in range(n)], "size": [10.0, 30, 20, 50, 40][:n],
+                        "value": [0.7, 0.8, 0.75, 0.9, 0.95][:n]})
+    res = sp.correlate("auc", pts, n_boot=200, seed=0, level=0.95)
+    assert (not math.isnan(res.r)) == r_shown
+    assert (not math.isnan(res.p)) == p_shown and (not math.isnan(res.ci_low)) == p_shown
+    assert ("too few studies" in res.note) == (not p_shown)
+    doc = res.to_dict()
+    assert "points" not in doc and (doc["p"] is None) == (not p_shown)
+
+
+def test_all_selection_keeps_every_study_with_a_size_and_a_metric(df):
+    """Under `all` the one-model rule is gone: alpha (multiple models), bravo (many TL types),
+    charlie (minor model), delta (many modalities) and echo (backbone not coded) come back;
+    lima has no data quantity."""
+    subset, excluded = sp.select_subset(df, "all")
+    assert dict(zip(excluded["study_id"], excluded["reason"])) == {"lima2021": "no data quantity"}
+    a = sp.analyse(df, n_boot=0, selection="all")
+    assert a.selection == "all" and a.results["auc"].selection == "all"
+    assert a.results["auc"].n == 8 and a.results["accuracy"].n == 6
+    assert a.excluded_counts() == {"TL combined with other features": 0, "no AUC or accuracy": 0,
+                                   "no data quantity": 1, "no n_classes": 0}
+    both = sp.analyse_both(df, n_boot=0)
+    assert set(both) == {"review", "all"} and len(both["review"].subset) == 7
+
+
+def test_combined_feature_metrics_are_dropped_by_both_selections(df):
+    changed = df.copy()
+    changed.loc[changed["study_id"] == "golf2019", "metric_scope"] = "TL combined with other features"
+    for selection in ("review", "all"):
+        _, excluded = sp.select_subset(changed, selection)
+        assert dict(zip(excluded["study_id"], excluded["reason"]))["golf2019"] == \
+            "TL combined with other features"
+
+
+def test_minor_model_is_counted_before_the_tl_type():
+    """The paper's order: a minor-model study that also benchmarks several TL types counts as
+    'minor model' (model tests first), so the reason counts compare with 57 / 14 / 9."""
+    import pandas as pd
+
+    rows = pd.DataFrame({"study_id": ["m2020", "t2020"], "backbone_category": ["other", "deep"],
+                         "backbone_family": ["other", "ResNet"], "tl_type": ["many", "many"],
+                         "modality": ["CT", "CT"]})
+    _, excluded = sp.select_subset(rows)
+    assert list(excluded["reason"]) == ["minor model", "multiple TL types"]
+
+
+def test_unknown_selection_is_refused(df):
+    with pytest.raises(ValueError, match="Got 'some' instead"):
+        sp.analyse(df, selection="some")
 
 
 def test_cli_json_and_figure(tmp_path, capsys):
     rc = main(["spearman", "--csv", str(STUDIES), "--bootstrap", "200", "--seed", "3",
                "--figure", str(tmp_path / "fig6"), "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert rc == 0 and doc["subset_n"] == 7
+    assert rc == 0 and doc["subset_n"] == 7 and doc["selection"] == "review"
     assert doc["excluded"]["multiple models"] == 1 and doc["excluded"]["minor model"] == 1
     assert doc["results"]["auc"]["r"] == pytest.approx(0.8) and doc["results"]["auc"]["seed"] == 3
     assert {p["study_id"] for p in doc["points"] if p["metric"] == "auc"} == {
         "foxtrot2018", "golf2019", "hotel2019", "india2020", "juliett2020"}
     assert (tmp_path / "fig6.png").exists() and (tmp_path / "fig6.svg").exists()
+
+
+def test_cli_selection_all_and_small_n_text(capsys):
+    assert main(["spearman", "--csv", str(STUDIES), "--selection", "all", "--bootstrap", "50", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["selection"] == "all" and doc["subset_n"] == 11 and doc["excluded"]["no data quantity"] == 1
+    assert main(["spearman", "--csv", str(STUDIES), "--bootstrap", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy: n = 4, Spearman r = 0.800 (too few studies (n = 4 < 5): r only" in out
 
 
 def test_cli_rejects_bad_options(capsys):
