@@ -30,8 +30,24 @@ FAMILY_COLORS: dict[str, str] = {
 }
 TL_MARKERS: dict[str, str] = {
     "feature extractor": "x", "feature extractor hybrid": "s",
-    "fine-tuning": "^", "fine-tuning from scratch": "o", "many": "D",
+    "fine-tuning": "^", "fine-tuning from scratch": "o", "many": "D", "not coded": "P",
 }
+# Figure 4's stacked categories (codebook vocabulary order); "not coded" is always grey.
+NOT_CODED_COLOR = "#d9d9d9"
+CATEGORY_COLORS: dict[str, str] = {
+    "multiple": "#8da0cb", "deep": "#1f4e79", "shallow": "#66a61e", "other": "#e6ab02",
+    "not coded": NOT_CODED_COLOR,
+}
+TL_COLORS: dict[str, str] = {
+    "feature extractor": "#1b9e77", "feature extractor hybrid": "#7570b3", "fine-tuning": "#d95f02",
+    "fine-tuning from scratch": "#e7298a", "many": "#a6761d", "not coded": NOT_CODED_COLOR,
+}
+
+
+def panel_letter(ax: Any, letter: str) -> None:
+    """The journal's bold lower-case panel letter at the axes' top-left corner."""
+    ax.text(-0.08, 1.04, letter, transform=ax.transAxes, fontsize=14, fontweight="bold",
+            va="bottom", ha="right")
 
 
 def pyplot():
@@ -68,5 +84,6 @@ def save_figure(fig: Any, stem: str | Path, formats: tuple[str, ...] = FORMATS,
 
 
 def color_for(value: str, palette: dict[str, str], fallback: str = "#444444") -> str:
-    """Colour of a category, with a neutral fallback for values outside the palette."""
-    return palette.get(value, fallback)
+    """Colour of a category ("not coded" always light grey), with a neutral fallback for values
+    outside the palette."""
+    return palette.get(value, NOT_CODED_COLOR if value == "not coded" else fallback)

@@ -51,6 +51,7 @@ ALL_REASONS: tuple[str, ...] = (COMBINED, "no AUC or accuracy", "no data quantit
 MIN_N_R = 3          # fewer points: no correlation at all
 MIN_N_INFERENCE = 5  # fewer points: r only, no p and no bootstrap interval
 TOO_FEW = "too few studies"
+NOT_CODED = "not coded"  # label of an empty category cell in the points (selection `all`)
 
 
 def _text(df: pd.DataFrame, column: str) -> pd.Series:
@@ -206,8 +207,8 @@ def _points(subset: pd.DataFrame) -> pd.DataFrame:
         frames.append(pd.DataFrame({
             "study_id": _text(subset, "study_id")[keep], "metric": metric,
             "size": size[keep], "value": value[keep],
-            "modality": _text(subset, "modality")[keep], "tl_type": _text(subset, "tl_type")[keep],
-            "backbone_family": _text(subset, "backbone_family")[keep],
+            **{col: _text(subset, col)[keep].replace("", NOT_CODED)
+               for col in ("modality", "tl_type", "backbone_family")},
         }))
     return pd.concat(frames, ignore_index=True)
 
@@ -284,37 +285,55 @@ def r_for_p(p: float, n: int) -> float:
 
 
 # --------------------------------------------------------------------------- figure
+SELECTION_TITLES = {"review": "one backbone model, one TL type, one modality (the review's selection)",
+                    "all": "every study with a data size and the metric"}
+
+
+def _stat_text(res: SpearmanResult | None) -> str:
+    if res is None or math.isnan(res.r):
+        return f"n = {0 if res is None else res.n}: {TOO_FEW}"
+    text = f"n = {res.n}, r = {res.r:.2f}"
+    if math.isnan(res.p):
+        return text + f" ({TOO_FEW} for p)"
+    text += f", p = {res.p:.3f}"
+    if not math.isnan(res.ci_low):
+        text += f", {res.ci_level:.0%} CI [{res.ci_low:.2f}, {res.ci_high:.2f}]"
+    return text
+
+
 def figure(analysis: SpearmanAnalysis):
-    """Figure 6: a/b coloured by modality, c/d by backbone family; marker = TL type."""
-    from review.plotting import FAMILY_COLORS, MODALITY_COLORS, TL_MARKERS, color_for, pyplot
+    """Figure 6 as in the paper: AUC (a, c) and accuracy (b, d) against data size per class;
+    colour = modality in a/b and backbone model in c/d; marker shape = TL type."""
+    import seaborn as sns
+
+    from review.plotting import FAMILY_COLORS, MODALITY_COLORS, TL_MARKERS, color_for, panel_letter, pyplot
 
     plt = pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), sharex=True)
     panels = [("auc", "modality", MODALITY_COLORS), ("accuracy", "modality", MODALITY_COLORS),
               ("auc", "backbone_family", FAMILY_COLORS), ("accuracy", "backbone_family", FAMILY_COLORS)]
-    for ax, letter, (metric, colour_by, palette) in zip(axes.flat, "abcd", panels):
-        pts = analysis.points[analysis.points["metric"] == metric]
-        for (key, tl), grp in pts.groupby([colour_by, "tl_type"]):
-            ax.scatter(grp["size"], grp["value"], c=color_for(key, palette),
-                       marker=TL_MARKERS.get(tl, "o"), s=40, alpha=0.85, label=f"{key} / {tl}")
-        res = analysis.results.get(metric)
-        stat = "n < 3" if res is None or math.isnan(res.r) else (
-            f"n = {res.n}, r = {res.r:.2f}, p = {res.p:.3f}" +
-            ("" if math.isnan(res.ci_low) else f", {res.ci_level:.0%} CI [{res.ci_low:.2f}, {res.ci_high:.2f}]"))
-        ax.set_title(f"({letter}) {metric.upper() if metric == 'auc' else metric} by "
-                     f"{colour_by.replace('_', ' ')}\n{stat}", fontsize=9)
-        ax.set_ylabel(metric.upper() if metric == "auc" else metric)
-        if len(pts) and (pts["size"] > 0).all():
-            ax.set_xscale("log")
-        ax.grid(alpha=0.3)
-    fig.supxlabel("data quantity per class (patients for CT, MRI and microscopy; images otherwise), log scale",
-                  fontsize=9, x=0.4)
-    _legends(fig, analysis.points, plt)
-    fig.tight_layout(rect=(0, 0, 0.8, 1))
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.5), sharex=True)
+        for ax, letter, (metric, colour_by, palette) in zip(axes.flat, "abcd", panels):
+            pts = analysis.points[analysis.points["metric"] == metric]
+            for tl, grp in pts.groupby("tl_type"):  # seaborn cannot mix line-art (x) and filled markers
+                sns.scatterplot(data=grp, x="size", y="value", hue=colour_by, marker=TL_MARKERS.get(tl, "o"),
+                                palette={k: color_for(k, palette) for k in grp[colour_by].unique()},
+                                s=55, linewidth=1.2 if TL_MARKERS.get(tl) == "x" else 0.4, legend=False, ax=ax)
+            if len(pts) and (pts["size"] > 0).all():
+                ax.set_xscale("log")
+            ax.set_ylabel("AUC" if metric == "auc" else "accuracy")
+            ax.set_xlabel("")
+            ax.set_title(_stat_text(analysis.results.get(metric)), fontsize=9)
+            panel_letter(ax, letter)
+        fig.supxlabel("normalised data quantity: per class; patients for CT, MRI and microscopy, images "
+                      "otherwise (log scale)", fontsize=9, x=0.4)
+        fig.suptitle(f"Figure 6, {SELECTION_TITLES[analysis.selection]}", fontsize=10, x=0.4)
+        _legends(fig, analysis.points)
+        fig.tight_layout(rect=(0, 0, 0.8, 1))
     return fig
 
 
-def _legends(fig, points: pd.DataFrame, plt) -> None:
+def _legends(fig, points: pd.DataFrame) -> None:
     from matplotlib.lines import Line2D
 
     from review.plotting import FAMILY_COLORS, MODALITY_COLORS, TL_MARKERS, color_for
@@ -327,7 +346,7 @@ def _legends(fig, points: pd.DataFrame, plt) -> None:
     tls = sorted(points["tl_type"].unique()) if len(points) else []
     fig.legend(handles=handles(mods, MODALITY_COLORS), title="modality (a, b)",
                loc="upper left", bbox_to_anchor=(0.81, 0.98), fontsize=8)
-    fig.legend(handles=handles(fams, FAMILY_COLORS), title="backbone (c, d)",
+    fig.legend(handles=handles(fams, FAMILY_COLORS), title="backbone model (c, d)",
                loc="center left", bbox_to_anchor=(0.81, 0.5), fontsize=8)
     fig.legend(handles=[Line2D([], [], ls="", marker=TL_MARKERS.get(t, "o"), color="black", label=t)
                         for t in tls], title="TL type (marker)", loc="lower left",

@@ -23,6 +23,7 @@ from review.spearman import data_quantity
 NOT_CODED = "not coded"
 FIG4_FIELDS: tuple[str, ...] = ("backbone_category", "backbone_family", "tl_type")
 DEFAULT_BIN_WIDTH = 600
+MAX_BARS = 20  # Figure 5c: bins beyond the 20th are drawn as one ">= ..." bar
 
 
 def _vocabulary(field: str) -> list[str]:
@@ -80,6 +81,20 @@ def histogram(values: pd.Series, bin_width: float = DEFAULT_BIN_WIDTH) -> pd.Dat
                          "n": n.to_numpy()})
 
 
+def histogram_bars(table: pd.DataFrame, max_bars: int = MAX_BARS) -> pd.DataFrame:
+    """Figure 5c's bars: the first `max_bars - 1` bins, then one ">= x" bar for the tail."""
+    if len(table) == 0:
+        return pd.DataFrame({"bin": [], "n": []})
+    head = table.iloc[: max_bars - 1] if len(table) > max_bars else table
+    labels = [f"{a:g}-{b:g}" for a, b in zip(head["bin_left"], head["bin_right"])]
+    counts = list(head["n"].astype(int))
+    if len(table) > max_bars:
+        tail = table.iloc[max_bars - 1:]
+        labels.append(f">= {tail['bin_left'].iloc[0]:g}")
+        counts.append(int(tail["n"].sum()))
+    return pd.DataFrame({"bin": labels, "n": counts})
+
+
 def figure5_tables(df: pd.DataFrame, bin_width: float = DEFAULT_BIN_WIDTH) -> dict[str, pd.DataFrame]:
     """Tidy tables behind Figure 5: modality_subject, n_classes, data_size (+ what was left out)."""
     mod, sub = _labels(df, "modality"), _labels(df, "subject")
@@ -119,77 +134,93 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- figures
-def _stacked(ax, table: pd.DataFrame, field: str, title: str) -> None:
-    from matplotlib.ticker import MaxNLocator
+def _stacked_by_year(ax, table: pd.DataFrame, field: str, palette: dict[str, str], title: str) -> None:
+    """Horizontal bars stacked by category, one bar per year (years on the y axis, as in the paper)."""
+    import seaborn as sns
 
-    order = list(dict.fromkeys(table[field]))  # vocabulary order, not alphabetical
-    wide = table.pivot(index="year", columns=field, values="n").reindex(columns=order)
-    wide = wide.loc[:, wide.sum() > 0]
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    bottom = np.zeros(len(wide))
-    for col in wide.columns:
-        ax.bar(wide.index.astype(str), wide[col], bottom=bottom, label=col)
-        bottom += wide[col].to_numpy()
+    from review.plotting import color_for
+
+    order = [c for c in dict.fromkeys(table[field]) if table.loc[table[field] == c, "n"].sum() > 0]
+    data = table[table[field].isin(order) & (table["n"] > 0)]
+    if len(data):
+        # seaborn stacks the last hue first: reverse so the vocabulary runs left to right
+        sns.histplot(data=data, y="year", hue=field, weights="n", multiple="stack", discrete=True, shrink=0.8,
+                     hue_order=order[::-1], palette={c: color_for(c, palette) for c in order}, ax=ax,
+                     linewidth=0.5, edgecolor="white")
+        legend = ax.get_legend()
+        handles, labels = legend.legend_handles[::-1], [t.get_text() for t in legend.get_texts()][::-1]
+        ax.legend(handles, labels, title=field.replace("_", " "), fontsize=7, title_fontsize=8,
+                  loc="lower right")
+    ax.set_ylabel("year")
+    ax.set_xlabel("studies")
     ax.set_title(title, fontsize=10)
-    ax.set_ylabel("studies")
-    ax.legend(fontsize=7, title=field.replace("_", " "), title_fontsize=7)
 
 
 def figure4(df: pd.DataFrame):
-    """Figure 4 as a 2 x 2 matplotlib Figure."""
-    from review.plotting import pyplot
+    """Figure 4 as in the paper: studies over time (years on the y axis) by (a) count,
+    (b) backbone model category and (c) TL type; "not coded" shown in grey."""
+    import seaborn as sns
+
+    from review.plotting import CATEGORY_COLORS, TL_COLORS, panel_letter, pyplot
 
     plt = pyplot()
     t = figure4_tables(df)
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    ax = axes[0, 0]
-    ax.bar(t["per_year"]["year"].astype(str), t["per_year"]["n"], color="#4c72b0")
-    ax.set_title(f"(a) publications per year (n = {len(df)})", fontsize=10)
-    from matplotlib.ticker import MaxNLocator
-
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("studies")
-    _stacked(axes[0, 1], t["backbone_category"], "backbone_category", "(b) backbone model per year")
-    _stacked(axes[1, 0], t["tl_type"], "tl_type", "(c) transfer learning type per year")
-    fam = overall(t["backbone_family"], "backbone_family")
-    fam = fam[(fam["n"] > 0) & (fam["backbone_family"] != "many")]
-    axes[1, 1].barh(fam["backbone_family"], fam["n"], color="#55a868")
-    axes[1, 1].invert_yaxis()
-    axes[1, 1].set_title("(d) backbone family of single-model studies, all years", fontsize=10)
-    axes[1, 1].set_xlabel("studies")
-    fig.tight_layout()
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
+        per_year = t["per_year"]
+        if len(per_year):
+            sns.histplot(data=per_year, y="year", weights="n", discrete=True, shrink=0.8, color="#1f4e79",
+                         ax=axes[0])
+            for year, n in zip(per_year["year"], per_year["n"]):
+                axes[0].text(n, year, f" {n}", va="center", fontsize=8)
+            axes[0].set_yticks(per_year["year"], per_year["year"].astype(str))
+            axes[0].invert_yaxis()  # shared: earliest year on top in every panel
+        axes[0].set_xlabel("studies")
+        axes[0].set_ylabel("year")
+        axes[0].set_title(f"publications per year (n = {len(df)})", fontsize=10)
+        _stacked_by_year(axes[1], t["backbone_category"], "backbone_category", CATEGORY_COLORS,
+                         "backbone model")
+        _stacked_by_year(axes[2], t["tl_type"], "tl_type", TL_COLORS, "transfer learning type")
+        for ax, letter in zip(axes, "abc"):
+            panel_letter(ax, letter)
+        fig.tight_layout()
     return fig
 
 
 def figure5(df: pd.DataFrame, bin_width: float = DEFAULT_BIN_WIDTH):
-    """Figure 5 as a 1 x 3 matplotlib Figure."""
-    from review.plotting import pyplot
+    """Figure 5 as in the paper: (a) body part x modality, (b) number of classes,
+    (c) histogram of data quantity (bins of `bin_width`, the first one 0-600)."""
+    import seaborn as sns
+
+    from review.plotting import panel_letter, pyplot
 
     plt = pyplot()
     t = figure5_tables(df, bin_width)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1.6, 1, 1.2]})
-    ms = t["modality_subject"]
-    ax = axes[0]
-    if len(ms):
-        wide = ms.pivot(index="subject", columns="modality", values="n").fillna(0)
-        im = ax.imshow(wide.to_numpy(), cmap="Blues", aspect="auto")
-        ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(wide.shape[0]), wide.index, fontsize=8)
-        for (i, j), v in np.ndenumerate(wide.to_numpy()):
-            if v:
-                ax.text(j, i, int(v), ha="center", va="center", fontsize=7)
-        fig.colorbar(im, ax=ax, shrink=0.7, label="studies")
-    ax.set_title("(a) subject x modality", fontsize=10)
-    nc = t["n_classes"]
-    axes[1].bar(nc["n_classes"].astype(str), nc["n"], color="#4c72b0")
-    axes[1].set_title("(b) number of classes", fontsize=10)
-    axes[1].set_xlabel("classes")
-    axes[1].set_ylabel("studies")
-    ds = t["data_size"]
-    axes[2].bar(ds["bin_left"], ds["n"], width=bin_width, align="edge", color="#55a868",
-                edgecolor="white")
-    axes[2].set_title(f"(c) data quantity (bins of {bin_width:g})", fontsize=10)
-    axes[2].set_xlabel("patients (CT/MRI/microscopy) or images")
-    axes[2].set_ylabel("studies")
-    fig.tight_layout()
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1.6, 1, 1.2]})
+        ms = t["modality_subject"]
+        if len(ms):
+            wide = ms.pivot(index="subject", columns="modality", values="n").fillna(0).astype(int)
+            sns.heatmap(wide, annot=True, fmt="d", cmap="Blues", linewidths=0.5, linecolor="white",
+                        cbar_kws={"label": "studies", "shrink": 0.7}, mask=wide.eq(0), ax=axes[0],
+                        annot_kws={"fontsize": 7})
+            axes[0].tick_params(axis="x", rotation=45, labelsize=8)
+            axes[0].tick_params(axis="y", labelsize=8)
+        axes[0].grid(False)
+        axes[0].set_title("anatomical body part x imaging modality", fontsize=10)
+        nc = t["n_classes"].assign(n_classes=lambda d: d["n_classes"].astype(str))
+        sns.barplot(data=nc, x="n_classes", y="n", color="#1f4e79", ax=axes[1])
+        axes[1].set_title("number of classes", fontsize=10)
+        axes[1].set_xlabel("classes")
+        axes[1].set_ylabel("studies")
+        bars = histogram_bars(t["data_size"])
+        if len(bars):
+            sns.barplot(data=bars, x="bin", y="n", color="#66a61e", ax=axes[2])
+            axes[2].tick_params(axis="x", rotation=60, labelsize=7)
+        axes[2].set_title(f"quantity of the data sets (bins of {bin_width:g})", fontsize=10)
+        axes[2].set_xlabel("patients (CT, MRI, microscopy) or images")
+        axes[2].set_ylabel("studies")
+        for ax, letter in zip(axes, "abc"):
+            panel_letter(ax, letter)
+        fig.tight_layout()
     return fig

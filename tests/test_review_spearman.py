@@ -184,3 +184,15 @@ def test_cli_selection_all_and_small_n_text(capsys):
 def test_cli_rejects_bad_options(capsys):
     assert main(["spearman", "--csv", str(STUDIES), "--bootstrap", "-1"]) == 2
     assert "--bootstrap" in capsys.readouterr().err
+
+
+def test_figure6_panels_and_selection_title(df):
+    from review.plotting import pyplot
+
+    for selection, n_auc in (("review", 5), ("all", 8)):
+        fig = sp.figure(sp.analyse(df, n_boot=50, selection=selection))
+        letters = [t.get_text() for ax in fig.axes for t in ax.texts if t.get_fontweight() == "bold"]
+        assert letters == ["a", "b", "c", "d"]
+        assert fig.axes[0].get_title().startswith(f"n = {n_auc}, r = ")
+        assert ("review's selection" in fig._suptitle.get_text()) == (selection == "review")
+        pyplot().close(fig)

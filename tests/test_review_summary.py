@@ -74,3 +74,34 @@ def test_cli_text_and_invalid_csv(tmp_path, capsys):
     bad.write_text(STUDIES.read_text().replace(",2016,", ",20x6,", 1))
     assert main(["summary", "--csv", str(bad)]) == 2
     assert "year" in capsys.readouterr().err
+
+
+def _panel_letters(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts if t.get_fontweight() == "bold"]
+
+
+def test_figures_4_and_5_have_the_papers_panels(df):
+    """Figure 4: a/b/c with years on the y axis (earliest on top), the codebook's categories in
+    order and 'not coded' kept; Figure 5: a/b/c with the 0-600 first bin."""
+    from review.plotting import pyplot
+
+    fig = summary.figure4(df)
+    assert _panel_letters(fig) == ["a", "b", "c"]
+    low, high = fig.axes[0].get_ylim()
+    assert low > high  # inverted: 2016 on top
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert labels == ["multiple", "deep", "shallow", "other", "not coded"]
+    pyplot().close(fig)
+    fig = summary.figure5(df)
+    assert _panel_letters(fig)[:3] == ["a", "b", "c"]
+    assert fig.axes[2].get_xticklabels()[0].get_text() == "0-600"
+    pyplot().close(fig)
+
+
+def test_histogram_bars_fold_the_tail_into_one_bar():
+    import pandas as pd
+
+    table = summary.histogram(pd.Series([10, 700, 5000, 100000]))
+    bars = summary.histogram_bars(table, max_bars=4)
+    assert list(bars["bin"]) == ["0-600", "600-1200", "1200-1800", ">= 1800"]
+    assert list(bars["n"]) == [1, 1, 0, 2] and bars["n"].sum() == 4
