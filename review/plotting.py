@@ -68,7 +68,7 @@ def save_figure(fig: Any, stem: str | Path, formats: tuple[str, ...] = FORMATS,
     `stem` may carry a suffix (``out/prisma.svg``); it is replaced by each format.
     """
     stem = Path(stem)
-    if stem.suffix.lower().lstrip(".") in FORMATS:
+    if stem.suffix.lower().lstrip(".") in (*FORMATS, *formats):
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []

@@ -18,7 +18,8 @@ plain number or the template's ``"Reason, n; Reason, n"`` text (a YAML mapping
 reported as skipped (``ok`` null), never silently passed.
 
 The checks follow the PRISMA 2020 flow (databases and registers arm, plus the
-"other methods" arm when it has numbers): identified - removed before
+"other methods" and "previous studies" arms when they have numbers; the
+diagram draws those arms then too): identified - removed before
 screening = screened; screened - excluded = sought for retrieval; sought - not
 retrieved = assessed; assessed - excluded (sum of reasons) = included;
 included = rows in the studies CSV; every count a non-negative integer.
@@ -262,6 +263,12 @@ def check_counts(counts: PrismaCounts, n_rows: int | None = None) -> list[Check]
         out.append(_equal("sought - not retrieved = assessed", got, assessed,
                           f"{_show(sought)} - {_show(lost)} = {_show(got)}; assessed: {_show(assessed)}"))
 
+    if _arm_used(c, "other_sought_reports", "other_notretrieved_reports", "other_assessed"):
+        o_sought, o_lost = c.get("other_sought_reports"), c.get("other_notretrieved_reports")
+        o_got = None if o_sought is None or o_lost is None else o_sought - o_lost
+        out.append(_equal("other methods: sought - not retrieved = assessed", o_got, c.get("other_assessed"),
+                          f"{_show(o_sought)} - {_show(o_lost)} = {_show(o_got)}; "
+                          f"assessed: {_show(c.get('other_assessed'))}"))
     out.extend(_included_checks(c))
     included = c.get("new_studies")
     if n_rows is not None:
@@ -308,20 +315,47 @@ def _fmt(x: float | None) -> str:
     return "not reported" if x is None else f"{_plain(x):,}"
 
 
-def draw(counts: PrismaCounts, title: str | None = None, checks: list[Check] | None = None):
-    """PRISMA 2020 flow diagram (databases and registers arm) as a matplotlib Figure.
+#: Formats `review prisma --figure` and `review report` write the diagram in.
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+PREVIOUS_FIELDS = ("previous_studies", "previous_reports")
+OTHER_FIELDS = ("website_results", "organisation_results", "citations_results", "other_sought_reports",
+                "other_notretrieved_reports", "other_assessed", "other_excluded")
 
-    Failed `checks` are printed under the diagram, so an inconsistent flow is never
-    shown without saying so.
+
+def has_previous_arm(counts: PrismaCounts) -> bool:
+    """The "previous studies" arm has a count (an update of an earlier review)."""
+    return _arm_used(counts, *PREVIOUS_FIELDS)
+
+
+def has_other_arm(counts: PrismaCounts) -> bool:
+    """The "other methods" arm (websites, organisations, citation searching) has a count."""
+    return _arm_used(counts, *OTHER_FIELDS)
+
+
+def draw(counts: PrismaCounts, title: str | None = None, checks: list[Check] | None = None,
+         previous: bool | None = None, other: bool | None = None):
+    """PRISMA 2020 flow diagram as a matplotlib Figure, in the PRISMA2020 template's layout.
+
+    The databases and registers arm is always drawn; the "previous studies" arm
+    (left) and the "other methods" arm (right) when they have counts (or when
+    `previous` / `other` force them). Failed `checks` are printed under the
+    diagram, so an inconsistent flow is never shown without saying so.
     """
     from review.plotting import pyplot
 
     plt = pyplot()
     c = counts
+    previous = has_previous_arm(c) if previous is None else previous
+    other = has_other_arm(c) if other is None else other
     notes = [f"Check failed: {ch.name} ({ch.detail})" for ch in failed(checks or [])]
-    fig, ax = plt.subplots(figsize=(9.5, 10.5))
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 112)
+    x_prev = 11.0
+    x_db = x_prev + (27 if previous else 0)
+    x_other = x_db + 88
+    width = x_other + (70 if other else 0)
+    bottom = -10 if notes else 0
+    fig, ax = plt.subplots(figsize=(9.5 * width / 100, 10.5 * (112 - bottom) / 112))
+    ax.set_xlim(0, width)
+    ax.set_ylim(bottom, 112)
     ax.axis("off")
 
     def box(x, y, w, h, text, face="white", rot=0, size=9):
@@ -333,9 +367,10 @@ def draw(counts: PrismaCounts, title: str | None = None, checks: list[Check] | N
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                     arrowprops=dict(arrowstyle="-|>", color="black", lw=1))
 
-    box(12, 104, 86, 6, "Identification of new studies via databases and registers",
+    box(x_db + 1, 104, 86, 6, "Identification of new studies via databases and registers",
         face="#f5d76e", size=10)
-    for y, h, label in ((83, 19, "Identification"), (27, 54, "Screening"), (9, 16, "Included")):
+    for y, h, label in ((83, 19, "Identification"), (27, 54, "Screening"), (1 if previous else 9,
+                                                                            24 if previous else 16, "Included")):
         box(1, y, 8, h, label, face="#a9cce3", rot=90, size=10)
 
     specific = c.reasons.get("database_specific_results") or []
@@ -357,19 +392,72 @@ def draw(counts: PrismaCounts, title: str | None = None, checks: list[Check] | N
          "\n".join([f"Reports excluded (n = {_fmt(c.get('dbr_excluded'))})", *excl_lines]), 30),
     ]
     h = 14
+    included_y, included_h = (17, 10) if previous else (11, 14)
     for i, (left, right, y) in enumerate(steps):
         hh = 16 if i == 0 else h
-        box(12, y, 38, hh, left)
-        box(58, y, 40, hh, right, size=8 if i in (0, 3) else 9)
-        arrow(50, y + hh / 2, 58, y + hh / 2)
-        nxt = steps[i + 1][2] + h if i + 1 < len(steps) else 25
-        arrow(31, y, 31, nxt)
-    included = [f"Studies included in review\n(n = {_fmt(c.get('new_studies'))})"]
+        box(x_db + 1, y, 38, hh, left)
+        box(x_db + 47, y, 40, hh, right, size=8 if i in (0, 3) else 9)
+        arrow(x_db + 39, y + hh / 2, x_db + 47, y + hh / 2)
+        nxt = steps[i + 1][2] + h if i + 1 < len(steps) else included_y + included_h
+        arrow(x_db + 20, y, x_db + 20, nxt)
+    included = [f"New studies included in review\n(n = {_fmt(c.get('new_studies'))})" if previous else
+                f"Studies included in review\n(n = {_fmt(c.get('new_studies'))})"]
     if c.get("new_reports") is not None:
-        included.append(f"Reports of included studies\n(n = {_fmt(c.get('new_reports'))})")
-    box(12, 11, 38, 14, "\n".join(included))
+        included.append(f"Reports of {'new ' if previous else ''}included studies\n"
+                        f"(n = {_fmt(c.get('new_reports'))})")
+    box(x_db + 1, included_y, 38, included_h, "\n".join(included), size=8 if previous else 9)
+    if previous:
+        _previous_arm(box, arrow, c, x_prev, x_db, included_y)
+    if other:
+        _other_arm(box, arrow, c, x_other, x_db, included_y, included_h)
     if notes:
-        ax.text(1, 4, "\n".join(notes), ha="left", va="center", fontsize=8, color="#b03a2e")
+        ax.text(1, bottom / 2, "\n".join(notes), ha="left", va="center", fontsize=8, color="#b03a2e")
     if title:
         ax.set_title(title, fontsize=11)
     return fig
+
+
+def _previous_arm(box, arrow, c: PrismaCounts, x: float, x_db: float, included_y: float) -> None:
+    """Grey "Previous studies" column and the "Total studies included" box under the new ones."""
+    box(x, 104, 24, 6, "Previous studies", face="#d5d8dc", size=10)
+    lines = [f"Studies included in previous version of review (n = {_fmt(c.get('previous_studies'))})"]
+    if c.get("previous_reports") is not None:
+        lines.append(f"Reports of studies included in previous version of review "
+                     f"(n = {_fmt(c.get('previous_reports'))})")
+    box(x, 84, 24, 16, "\n\n".join(_wrap(line, 26) for line in lines), size=7.5)
+    total = [f"Total studies included in review (n = {_fmt(c.get('total_studies'))})"]
+    if c.get("total_reports") is not None:
+        total.append(f"Reports of total included studies (n = {_fmt(c.get('total_reports'))})")
+    box(x, 2, x_db + 39 - x, 11, "\n".join(total), size=8.5)
+    arrow(x + 12, 84, x + 12, 13)
+    arrow(x_db + 20, included_y, x_db + 20, 13)
+
+
+def _other_arm(box, arrow, c: PrismaCounts, x: float, x_db: float, included_y: float,
+               included_h: float) -> None:
+    """Grey "other methods" arm: websites, organisations, citations -> retrieval -> assessment."""
+    box(x + 1, 104, 66, 6, "Identification of new studies via other methods", face="#d5d8dc", size=10)
+    ident = ["Records identified from:", f"Websites (n = {_fmt(c.get('website_results'))})",
+             f"Organisations (n = {_fmt(c.get('organisation_results'))})",
+             f"Citation searching (n = {_fmt(c.get('citations_results'))})"]
+    box(x + 1, 84, 30, 16, "\n".join(ident), size=8)
+    box(x + 1, 48, 30, 14, f"Reports sought for retrieval\n(n = {_fmt(c.get('other_sought_reports'))})",
+        size=8.5)
+    box(x + 37, 48, 30, 14, f"Reports not retrieved\n(n = {_fmt(c.get('other_notretrieved_reports'))})",
+        size=8.5)
+    box(x + 1, 30, 30, 14, f"Reports assessed for eligibility\n(n = {_fmt(c.get('other_assessed'))})",
+        size=8.5)
+    reasons = [f"{r} (n = {_fmt(n)})" for r, n in c.reasons.get("other_excluded", [])]
+    box(x + 37, 30, 30, 14, "\n".join([f"Reports excluded (n = {_fmt(c.get('other_excluded'))})", *reasons]),
+        size=8)
+    arrow(x + 16, 84, x + 16, 62)
+    arrow(x + 31, 55, x + 37, 55)
+    arrow(x + 16, 48, x + 16, 44)
+    arrow(x + 31, 37, x + 37, 37)
+    arrow(x + 16, 30, x_db + 39, included_y + included_h / 2)
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))

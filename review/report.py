@@ -1,7 +1,7 @@
 """Every figure of the review (PNG + SVG) and a Markdown report tying them together.
 
 `build_report` runs PRISMA, Figures 4-6 and the audit on one CSV and writes,
-into one folder: prisma, figure4, figure5, figure6 (the review's selection),
+into one folder: prisma (.png, .svg and .pdf), figure4, figure5, figure6 (the review's selection),
 figure6-all (every study with a data size; each .png and .svg),
 audit.csv (the tidy audit table) and report.md, which links the figures and
 states where each number comes from: the CSV (with its SHA-256), the counts
@@ -68,8 +68,9 @@ def _versions() -> str:
             f"{platform.system()} {platform.machine()}")
 
 
-def _figure_md(name: str, caption: str) -> str:
-    return f"![{caption}]({name}.png)\n\n{caption} ([PNG]({name}.png), [SVG]({name}.svg))"
+def _figure_md(name: str, caption: str, pdf: bool = False) -> str:
+    extra = f", [PDF]({name}.pdf)" if pdf else ""
+    return f"![{caption}]({name}.png)\n\n{caption} ([PNG]({name}.png), [SVG]({name}.svg){extra})"
 
 
 def build_report(df: pd.DataFrame, out_dir: str | Path, csv_path: str | Path,
@@ -88,7 +89,8 @@ def build_report(df: pd.DataFrame, out_dir: str | Path, csv_path: str | Path,
 
     counts = prisma_mod.load_counts(counts_path)
     checks = prisma_mod.check_counts(counts, len(df))
-    result.files += save_figure(prisma_mod.draw(counts, checks=checks), out / "prisma")
+    result.files += save_figure(prisma_mod.draw(counts, checks=checks), out / "prisma",
+                                formats=prisma_mod.FIGURE_FORMATS)
     steps.update()
     result.files += save_figure(summary.figure4(df), out / "figure4")
     steps.update()
@@ -144,7 +146,7 @@ def _prisma_md(checks: list[prisma_mod.Check]) -> str:
     bad = prisma_mod.failed(checks)
     verdict = ("All computable checks pass." if not bad else
                f"**{len(bad)} check(s) fail:** " + "; ".join(f"{c.name} ({c.detail})" for c in bad) + ".")
-    return "\n\n".join(["## PRISMA 2020 flow", _figure_md("prisma", "PRISMA 2020 flow diagram"),
+    return "\n\n".join(["## PRISMA 2020 flow", _figure_md("prisma", "PRISMA 2020 flow diagram", pdf=True),
                         verdict, md_table(rows)])
 
 

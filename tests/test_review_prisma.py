@@ -11,6 +11,8 @@ from review.cli import main
 
 FIX = Path(__file__).parent / "fixtures" / "review_analyses"
 TEMPLATE = FIX / "prisma_template.csv"  # consistent flow: 100 - 10 = 90, 90 - 40 = 50, 50 - 2 = 48, 48 - 36 = 12
+# the same flow plus a previous version (30 studies) and other methods (15 - 1 = 14, 14 - 6 = 8): 12 + 8 = 20 new
+ARMS = FIX / "prisma_arms.csv"
 STUDIES = FIX / "studies.csv"           # 12 rows
 
 
@@ -111,7 +113,40 @@ def test_cli_json_and_figure(tmp_path, capsys):
     assert rc == 0 and doc["failed"] == 0 and doc["n_rows"] == 12
     assert all(set(c) >= {"name", "expected", "actual", "ok"} for c in doc["checks"])
     assert doc["counts"]["dbr_excluded"] == 36
-    assert (tmp_path / "flow.png").stat().st_size > 0 and (tmp_path / "flow.svg").stat().st_size > 0
+    for ext in ("png", "svg", "pdf"):
+        assert (tmp_path / f"flow.{ext}").stat().st_size > 0
+    assert (tmp_path / "flow.pdf").read_bytes().startswith(b"%PDF")
+    assert doc["figure"] == [str(tmp_path / f"flow.{ext}") for ext in ("png", "svg", "pdf")]
+
+
+def _texts(fig) -> str:
+    """Every text of the diagram, line breaks folded into spaces."""
+    return " | ".join(" ".join(t.get_text().split()) for t in fig.axes[0].texts)
+
+
+def test_previous_and_other_arms_are_checked_and_drawn_when_counted():
+    counts = prisma.load_counts(ARMS)
+    checks = by_name(prisma.check_counts(counts, 20))
+    assert checks["other methods: sought - not retrieved = assessed"].ok is True
+    assert checks["assessed - excluded = included"].ok is True      # 48 - 36 + 14 - 6 = 20
+    assert checks["previous + new studies = total studies"].ok is True
+    assert prisma.has_previous_arm(counts) and prisma.has_other_arm(counts)
+    text = _texts(prisma.draw(counts))
+    assert "Previous studies" in text and "previous version of review (n = 30)" in text
+    assert "Identification of new studies via other methods" in text and "Citation searching (n = 8)" in text
+    assert "Not a TL study (n = 4)" in text and "Total studies included in review (n = 50)" in text
+    assert "New studies included in review (n = 20)" in text
+    plain = prisma.load_counts(TEMPLATE)   # no counts in those arms: not drawn
+    assert not prisma.has_previous_arm(plain) and not prisma.has_other_arm(plain)
+    text = _texts(prisma.draw(plain))
+    assert "Previous studies" not in text and "other methods" not in text
+    assert "other methods" in _texts(prisma.draw(plain, other=True))  # can be forced
+
+
+def test_shipped_counts_draw_the_databases_arm_only(repo_root):
+    counts = prisma.load_counts(repo_root / "data" / "prisma.csv")  # zeros in the other arms
+    text = _texts(prisma.draw(counts))
+    assert "Previous studies" not in text and "Databases (n = 467)" in text
 
 
 def test_cli_strict_fails_on_published_counts_and_says_so(repo_root, capsys):

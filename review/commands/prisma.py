@@ -6,7 +6,9 @@
 PRISMA2020 R package / Shiny app template format), any CSV exported from that
 app (its ``data`` and ``n`` columns; exclusion reasons as
 ``"Reason, n; Reason, n"``) or a YAML/JSON mapping ``{data_name: n}``.
-`--figure PATH` writes the diagram as PATH.png and PATH.svg. Rows in `--csv`
+`--figure PATH` writes the diagram as PATH.png, PATH.svg and PATH.pdf; it
+shows the "previous studies" and "other methods" arms when the counts file has
+numbers for them. Rows in `--csv`
 are compared with the included count. Exit 0, or 1 with `--strict` when a
 check fails, 2 when an input cannot be read.
 
@@ -17,7 +19,7 @@ JSON (`--json`)::
      "reasons": {"dbr_excluded": [["Wrong task", 60], ...]},
      "checks": [{"name": "assessed - excluded = included", "expected": 122, "actual": 121,
                  "ok": false, "detail": "236 - 114 = 122; included: 121"}, ...],
-     "failed": 1, "figure": ["out/prisma.png", "out/prisma.svg"]}
+     "failed": 1, "figure": ["out/prisma.png", "out/prisma.svg", "out/prisma.pdf"]}
 
 `ok` is null for a check skipped because a count is not reported;
 `expected` is what the earlier counts imply, `actual` the count given.
@@ -28,7 +30,8 @@ import argparse
 import json
 import sys
 
-from review.prisma import DEFAULT_COUNTS, CountsError, check_counts, describe, draw, failed, load_counts
+from review.prisma import (DEFAULT_COUNTS, FIGURE_FORMATS, CountsError, check_counts, describe, draw, failed,
+                           load_counts)
 from review.store import DEFAULT_CSV, StudyError, read_text_frame
 
 
@@ -38,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", default=str(DEFAULT_CSV),
                         help="studies CSV whose rows must equal the included count (default %(default)s)")
     parser.add_argument("--no-csv", action="store_true", help="skip the included = CSV rows check")
-    parser.add_argument("--figure", metavar="PATH", help="write the diagram to PATH.png and PATH.svg")
+    parser.add_argument("--figure", metavar="PATH", help="write the diagram to PATH.png, PATH.svg and PATH.pdf")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.figure:
         from review.plotting import save_figure
 
-        written = [str(p) for p in save_figure(draw(counts, checks=checks), args.figure)]
+        written = [str(p) for p in save_figure(draw(counts, checks=checks), args.figure, formats=FIGURE_FORMATS)]
     if args.json:
         doc = {"counts_file": str(args.counts), "csv": None if args.no_csv else str(args.csv),
                "n_rows": n_rows, **{k: v for k, v in counts.to_dict().items() if k != "source"},
