@@ -152,29 +152,41 @@ def new_study_id(rec: BibRecord, taken: set[str], pattern: str) -> str:
     raise ValueError(f"no free study_id for {base}")
 
 
+@dataclass(frozen=True)
+class SourceFormat:
+    """How rows made from one kind of file are labelled (BibTeX, RIS, ...)."""
+
+    entry: str = "BibTeX entry"   # "<entry> 'key'" in evidence, notes and skip reasons
+    coded_by: str = "import-bib"
+    file_kind: str = "BibTeX"
+
+
+BIBTEX = SourceFormat()
+
+
 def skeleton(rec: BibRecord, study_id: str, cb: Codebook, bib_name: str,
-             source_url: str | None = None) -> tuple[dict[str, str] | None, str]:
+             source_url: str | None = None, fmt: SourceFormat = BIBTEX) -> tuple[dict[str, str] | None, str]:
     """(row, '') for a valid skeleton, or (None, reason to skip)."""
     missing = [n for n, v in (("title", rec.title), ("year", rec.year), ("author", rec.authors)) if not v]
     if missing:
-        return None, f"missing {', '.join(missing)}; add it to the BibTeX entry"
+        return None, f"missing {', '.join(missing)}; add it to the {fmt.entry}"
     notes = list(rec.warnings)
     doi = rec.doi
     if doi and check_cell(cb["doi"], doi):
-        notes.append(f"BibTeX doi {doi!r} ignored: not a bare DOI")
+        notes.append(f"{fmt.file_kind} doi {doi!r} ignored: not a bare DOI")
         doi = ""
     url = rec.url if rec.url.startswith(("http://", "https://")) else ""
     source = f"https://doi.org/{doi}" if doi else url or (source_url or "")
     if not source:
-        return None, "no doi or url to serve as source_url; pass --source-url URL (where the .bib came from)"
+        return None, "no doi or url to serve as source_url; pass --source-url URL (where the file came from)"
     if rec.et_al:
-        notes.append("author list ends with 'and others' in the BibTeX entry")
+        notes.append(f"author list ends with 'and others' in the {fmt.entry}")
     row = {c: "" for c in cb.columns}
     row.update(study_id=study_id, authors=join_multi(rec.authors, cb.list_separator), year=rec.year,
                title=rec.title, journal=rec.journal, doi=doi, source_url=source,
-               evidence=f"bibliographic skeleton from BibTeX entry '{rec.key}' ({bib_name}, line {rec.line}); "
+               evidence=f"bibliographic skeleton from {fmt.entry} '{rec.key}' ({bib_name}, line {rec.line}); "
                         "nothing coded yet",
-               coded_by="import-bib", coded_on=dt.date.today().isoformat(), confidence="low",
+               coded_by=fmt.coded_by, coded_on=dt.date.today().isoformat(), confidence="low",
                notes="; ".join(notes))
     problems = validate_frame(_frame([row], cb), cb)
     if problems:
@@ -198,10 +210,18 @@ def import_bib(bib_path: str | Path, csv_path: str | Path, source_url: str | Non
     except FileNotFoundError:
         raise FileNotFoundError(f"{bib_path}: no such BibTeX file") from None
     records, skipped = parse_bib(text)
-    report = ImportReport(bib=str(bib_path), csv=str(csv_path), dry_run=dry_run, skipped=skipped)
+    return import_records(records, skipped, bib_path, csv_path, source_url, dry_run, cb, BIBTEX)
+
+
+def import_records(records: list[BibRecord], skipped: list[dict[str, Any]], source_path: Path,
+                   csv_path: str | Path, source_url: str | None = None, dry_run: bool = False,
+                   codebook: Codebook | None = None, fmt: SourceFormat = BIBTEX) -> ImportReport:
+    """Add / merge / skip parsed records (BibTeX, RIS, ...): one validated atomic write under the lock."""
+    cb = codebook or load_codebook()
+    report = ImportReport(bib=str(source_path), csv=str(csv_path), dry_run=dry_run, skipped=list(skipped))
 
     def transform(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], set[int]]:
-        _plan(records, rows, report, cb, bib_path.name, source_url)
+        _plan(records, rows, report, cb, Path(source_path).name, source_url, fmt)
         changed = {i for i, r in enumerate(rows) if r.pop("_changed", False)}
         return rows, set() if dry_run else changed
 
@@ -211,7 +231,7 @@ def import_bib(bib_path: str | Path, csv_path: str | Path, source_url: str | Non
 
 
 def _plan(records: list[BibRecord], rows: list[dict[str, str]], report: ImportReport, cb: Codebook,
-          bib_name: str, source_url: str | None) -> None:
+          bib_name: str, source_url: str | None, fmt: SourceFormat = BIBTEX) -> None:
     """Decide each record's fate, mutating `rows` (new rows appended, merged rows filled)."""
     index = {key: i for i, r in enumerate(rows) for _, key in _identity_keys(r) if key[0] != "id"}
     seen_in_bib: dict[tuple, str] = {}
@@ -226,10 +246,10 @@ def _plan(records: list[BibRecord], rows: list[dict[str, str]], report: ImportRe
         seen_in_bib.update({k: rec.key for k in keys})
         hit = next((index[k] for k in keys if k in index), None)
         if hit is not None:
-            _merge(rec, rows[hit], report, cb)
+            _merge(rec, rows[hit], report, cb, fmt)
             continue
         study_id = new_study_id(rec, taken, cb["study_id"].pattern or ".")
-        row, reason = skeleton(rec, study_id, cb, bib_name, source_url)
+        row, reason = skeleton(rec, study_id, cb, bib_name, source_url, fmt)
         if row is None:
             report.skipped.append({"key": rec.key, "line": rec.line, "reason": reason})
             continue
@@ -239,7 +259,8 @@ def _plan(records: list[BibRecord], rows: list[dict[str, str]], report: ImportRe
         report.added.append({"key": rec.key, "line": rec.line, "study_id": study_id, "notes": row["notes"]})
 
 
-def _merge(rec: BibRecord, row: dict[str, str], report: ImportReport, cb: Codebook) -> None:
+def _merge(rec: BibRecord, row: dict[str, str], report: ImportReport, cb: Codebook,
+           fmt: SourceFormat = BIBTEX) -> None:
     new = {"doi": rec.doi if rec.doi and not check_cell(cb["doi"], rec.doi) else "",
            "journal": rec.journal, "authors": join_multi(rec.authors, cb.list_separator)}
     filled = [f for f in BIBLIO_FIELDS if not row.get(f) and new[f]]
@@ -249,10 +270,11 @@ def _merge(rec: BibRecord, row: dict[str, str], report: ImportReport, cb: Codebo
         return
     for f in filled:
         row[f] = new[f]
-    stamp = f"import-bib {dt.date.today().isoformat()}: filled {', '.join(filled)} from BibTeX entry '{rec.key}'"
+    stamp = f"{fmt.coded_by} {dt.date.today().isoformat()}: filled {', '.join(filled)} from {fmt.entry} '{rec.key}'"
     row["notes"] = f"{row['notes']} | {stamp}" if row.get("notes") else stamp
     row["_changed"] = True
     report.merged.append({"key": rec.key, "line": rec.line, "study_id": row["study_id"], "fields": filled})
 
 
-__all__ = ["BibRecord", "ImportReport", "import_bib", "new_study_id", "parse_bib", "skeleton"]
+__all__ = ["BIBTEX", "BibRecord", "ImportReport", "SourceFormat", "import_bib", "import_records", "new_study_id",
+           "parse_bib", "skeleton"]

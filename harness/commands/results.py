@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.failed and len(frame):
         frame = frame[frame["status"] == "done"]
     if args.csv:
-        frame.to_csv(sys.stdout, index=False)
+        from review.spreadsheet import neutralise  # the one formula-injection guard (issue 15)
+        frame.map(neutralise).to_csv(sys.stdout, index=False)
         return 0
     if frame.empty:
         print(f"{path}: no finished trials yet")
