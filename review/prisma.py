@@ -179,7 +179,10 @@ def _read_mapping(path: Path) -> PrismaCounts:
     else:
         import yaml
 
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise CountsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if isinstance(data, dict) and isinstance(data.get("counts"), dict):
         data = data["counts"]
     if not isinstance(data, dict):
@@ -197,7 +200,16 @@ def load_counts(path: str | Path = DEFAULT_COUNTS) -> PrismaCounts:
     if not path.is_file():
         raise CountsError(f"{path}: no such counts file; pass --counts with a PRISMA2020 CSV "
                           "(columns data,n) or a YAML/JSON mapping")
-    counts = _read_template_csv(path) if path.suffix.lower() == ".csv" else _read_mapping(path)
+    try:
+        counts = _read_template_csv(path) if path.suffix.lower() == ".csv" else _read_mapping(path)
+    except UnicodeDecodeError as exc:
+        raise CountsError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise CountsError(f"{path}: not valid CSV ({exc})") from None
+    except ValueError as exc:  # json.JSONDecodeError
+        if isinstance(exc, CountsError):
+            raise
+        raise CountsError(f"{path}: not valid JSON ({exc})") from None
     unknown = sorted(set(counts.values) - set(COUNT_FIELDS))
     if unknown:
         raise CountsError(f"{path}: unknown PRISMA2020 name(s) {unknown}; use the template's "
