@@ -3,8 +3,9 @@
 The CSV is plain UTF-8, one row per study, columns in codebook order, empty
 cell = not stated. Every write goes to a temporary file in the same folder
 and is moved into place with `os.replace` while holding a `filelock.FileLock`
-(`<csv>.lock`), so a crash never leaves a half-written file and two
-concurrent `review add` both land.
+(`<csv>.lock`), so a crash never leaves a half-written file and concurrent
+writers (`review add` processes, the dashboard's sessions, the importers)
+all land; `locked(path)` lends that lock to a read-modify-write elsewhere.
 
 Problems carry `row` (1-based data row, header excluded) and, when read from
 a file, `line` (the physical CSV line where the row starts, header = line 1).
@@ -19,9 +20,10 @@ import os
 import re
 import tempfile
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -340,7 +342,24 @@ def validate_csv(path: str | Path = DEFAULT_CSV, codebook: Codebook | None = Non
 
 # ---------------------------------------------------------------- writing
 def _lock(path: Path) -> FileLock:
-    return FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_TIMEOUT_S)
+    """The CSV's lock (`<csv>.lock`). One instance per file (re-entrant within a thread); other
+    threads (the dashboard's sessions) and processes (`review add`, imports) wait for it."""
+    target = path.resolve()  # a symlinked CSV and its target share one lock
+    return FileLock(str(target.with_name(target.name + ".lock")), timeout=LOCK_TIMEOUT_S, is_singleton=True)
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[Path]:
+    """Hold the studies CSV's lock around a read-modify-write of your own.
+
+    Every writer here (`append_study`, `rewrite_rows` behind import-bib / import-ris /
+    import-xlsx, `write_studies` behind merge-coding) takes the same lock, and it is
+    re-entrant: calling them inside this block is fine. Reading the CSV outside the
+    lock and writing it back later loses concurrent adds.
+    """
+    path = Path(path)
+    with _lock(path):
+        yield path
 
 
 def _write_rows(handle, columns: list[str], rows: Iterable[dict[str, str]]) -> None:
