@@ -198,6 +198,8 @@ def test_exclusions_are_listed_with_their_first_reason():
         {"study_id": "e2020", "reason": "metric_scope is 'TL combined with other features': not a TL result"},
     ]
     assert res.k == 2 and list(res.studies["study_id"]) == ["a2020", "f2020"]
+    shuffled = _studies().set_index(pd.Index([5, 5, 3, 0, 1, 9]))  # any index, even a repeated one
+    assert meta_analysis(shuffled, "accuracy", ["log10_images"]).excluded == res.excluded
 
 
 def test_json_shape_is_exactly_the_documented_one():

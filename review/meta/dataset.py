@@ -197,6 +197,7 @@ def study_effects(df: pd.DataFrame, metric: str, moderators: Sequence[str] = ()
     missing moderator <term> (<column> not coded).
     """
     check_request(metric, moderators)
+    df = df.reset_index(drop=True)  # positions, whatever index the caller's frame has
     ids, value, n = _text(df, "study_id"), _number(df, metric), _number(df, "n_test")
     scope = _text(df, "metric_scope")
     mods = {term: moderator_values(df, term) for term in moderators}
