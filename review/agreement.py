@@ -33,12 +33,16 @@ whose passes disagree, is not applied (`df.attrs["rounds"]` says why).
 Agreement of a later round compares, per field, the studies where at least
 one of its passes has an entry; a pass without an entry keeps the value the
 round started from (the rounds-1-2 resolved value), so "one pass found a
-value, the other did not" counts as a disagreement. `overall` compares the
+value, the other did not" counts as a disagreement. A study only one pass
+has a file for is compared when the round's `routes.csv` has a row of the
+other pass for it (that pass tried and coded nothing); otherwise it is
+listed in `pass_a_only` / `pass_b_only` and not compared. `overall` compares the
 two passes' final views (rounds 1-2 with every later round laid over).
 """
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import math
 import re
@@ -267,19 +271,46 @@ def _pass_agreement(a: dict[int, dict], b: dict[int, dict], cb: Codebook) -> dic
 
 def _round_agreement(n: int, folder: Path, ra: dict[int, dict], rb: dict[int, dict],
                      base: dict[int, dict], cb: Codebook) -> dict[str, Any]:
-    """Agreement of one later round: per field, the studies where either pass has an entry."""
-    both = sorted(set(ra) & set(rb))
+    """Agreement of one later round: per field, the studies where either pass has an entry.
+
+    A study with a file in one pass only is compared too when the other pass
+    has a row for it in the round's `routes.csv` (it tried and coded nothing, so
+    it keeps the start value); without such a row it is listed, not compared.
+    """
+    tried = read_routes(folder)
+    both = set(ra) & set(rb)
+    one_pass = {r for r in (set(ra) ^ set(rb)) if r in (tried["b"] if r in ra else tried["a"])}
+    compared = sorted(both | one_pass)
     pairs: dict[str, list[tuple[Any, Any]]] = {}
     for name in CODED_FIELDS:
-        for r in both:
-            fa, fb = ra[r].get("fields", {}), rb[r].get("fields", {})
+        for r in compared:
+            fa, fb = ra.get(r, {}).get("fields", {}), rb.get(r, {}).get("fields", {})
             if name in fa or name in fb:
                 start = value(base[r], name) if r in base else None
                 pairs.setdefault(name, []).append((value(ra[r], name) if name in fa else start,
                                                    value(rb[r], name) if name in fb else start))
     return {"round": n, "folder": str(folder), "n_pass_a": len(ra), "n_pass_b": len(rb), "n_both": len(both),
             "pass_a_only": sorted(set(ra) - set(rb)), "pass_b_only": sorted(set(rb) - set(ra)),
-            **_field_agreement(pairs, cb)}
+            "one_pass_compared": sorted(one_pass), **_field_agreement(pairs, cb)}
+
+
+def read_routes(folder: str | Path) -> dict[str, set[int]]:
+    """ref_numbers each pass has a row for in `folder/routes.csv` ({"a": set(), "b": set()} without the file)."""
+    out: dict[str, set[int]] = {"a": set(), "b": set()}
+    path = Path(folder) / "routes.csv"
+    if not path.is_file():
+        return out
+    with path.open(encoding="utf-8", newline="") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            side = (row.get("pass") or "").strip()
+            try:
+                ref = int(row.get("ref_number") or "")
+            except ValueError:
+                raise CodingError(f"{path}, line {line}: ref_number {row.get('ref_number')!r} is not an integer") \
+                    from None
+            if side in out:
+                out[side].add(ref)
+    return out
 
 
 def _field_agreement(pairs: dict[str, list[tuple[Any, Any]]], cb: Codebook) -> dict[str, list[dict[str, Any]]]:

@@ -71,7 +71,7 @@ def test_round_agreement_by_hand(round3):
     assert report.n_both == 6  # rounds 1-2 unchanged at the top level
     (r3,) = report.rounds
     assert (r3["round"], r3["n_pass_a"], r3["n_pass_b"], r3["n_both"]) == (3, 4, 3, 3)
-    assert r3["pass_a_only"] == [5] and r3["pass_b_only"] == []
+    assert r3["pass_a_only"] == [5] and r3["pass_b_only"] == [] and r3["one_pass_compared"] == []  # no routes.csv
     tl = by_field(r3["categorical"])["tl_type"]
     # pairs (a, b): ref 1 (many, feature extractor = the value round 3 started from), ref 2 (fine-tuning, many)
     # p_o = 0; p_e = P(many) 1/2 * 1/2 = 1/4; kappa = (0 - 1/4) / (1 - 1/4) = -1/3
@@ -205,3 +205,25 @@ def test_routes_file_lists_every_source_pass_b_must_read():
                 if entry["value"] is not None:
                     assert entry["url"] in urls[ref], f"{side}/{ref:03d}.json {name}: {entry['url']} not in routes.csv"
 
+
+
+def test_one_pass_study_is_compared_when_the_other_pass_tried_it(round3):
+    """Ref 5 is coded by pass a only; a routes.csv row of pass b says b tried it and found nothing,
+    so b keeps the start value (fine-tuning) and the pair counts as a disagreement."""
+    (round3 / "round3" / "routes.csv").write_text(
+        "ref_number,study_id,pass,route,target,result,fields,urls,note\n"
+        "5,x,b,repo-search,find_repos 'x',no-hit,,,\n"
+        "7,y,a,repo-search,find_repos 'y',no-hit,,,\n", encoding="utf-8")
+    (r3,) = agreement(round3).rounds
+    assert r3["pass_a_only"] == [5] and r3["one_pass_compared"] == [5]
+    tl = by_field(r3["categorical"])["tl_type"]
+    # pairs: ref 1 (many, FE), ref 2 (FT, many), ref 5 (FE, FT) -> no agreement among 3
+    assert tl["n"] == 3 and tl["agreement"] == 0.0
+
+
+def test_routes_with_a_bad_ref_number_name_the_line(round3):
+    (round3 / "round3" / "routes.csv").write_text(
+        "ref_number,study_id,pass,route,target,result,fields,urls,note\n"
+        "five,x,b,repo-search,q,no-hit,,,\n", encoding="utf-8")
+    with pytest.raises(CodingError, match=r"routes.csv, line 2: ref_number 'five'"):
+        agreement(round3)

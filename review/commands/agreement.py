@@ -4,7 +4,8 @@ Reads `DIR/pass_a/*.json` and `DIR/pass_b/*.json` (default `data/coding`,
 format in `data/coding/MANUAL.md`) and every later round `DIR/roundN/`;
 rules in `review.agreement`. The top level is rounds 1-2; `rounds` has one
 entry per later round (only the fields that round coded, same item shapes,
-plus "round", "folder", "pass_a_only", "pass_b_only"); `overall` (null
+plus "round", "folder", "pass_a_only", "pass_b_only", "one_pass_compared": the one-pass studies
+compared because the other pass has a routes.csv row for them); `overall` (null
 without later rounds) compares the passes' final values, same shape as the
 top level.
 
@@ -18,7 +19,8 @@ JSON (`--json`)::
      "sets":        [{"field": "backbone_models", "n_either": 95, "n_both": 90, "n_match": 70,
                       "exact_share": 0.737}],
      "rounds":      [{"round": 3, "folder": "data/coding/round3", "n_pass_a": 60, "n_pass_b": 60, "n_both": 60,
-                      "pass_a_only": [], "pass_b_only": [], "categorical": [...], "numeric": [...], "sets": [...]}],
+                      "pass_a_only": [], "pass_b_only": [], "one_pass_compared": [], "categorical": [...],
+                      "numeric": [...], "sets": [...]}],
      "overall":     {"description": "...", "n_pass_a": 118, ..., "categorical": [...], "numeric": [...], "sets": [...]}}
 
 (numbers above show the shape only). `kappa` is null when undefined (a single
@@ -57,9 +59,16 @@ def run(args: argparse.Namespace) -> int:
     for rnd in report.rounds:
         print(f"round {rnd['round']} ({rnd['folder']}): pass a {rnd['n_pass_a']} studies, pass b {rnd['n_pass_b']}, "
               f"both {rnd['n_both']}; per field, the studies where either pass coded it")
+        compared = set(rnd["one_pass_compared"])
         for side in ("a", "b"):
-            if rnd[f"pass_{side}_only"]:
-                print(f"  in pass {side} only (not compared): {', '.join(map(str, rnd[f'pass_{side}_only']))}")
+            other = "b" if side == "a" else "a"
+            shown = [r for r in rnd[f"pass_{side}_only"] if r in compared]
+            rest = [r for r in rnd[f"pass_{side}_only"] if r not in compared]
+            if shown:
+                print(f"  in pass {side} only, compared (pass {other} tried them, routes.csv): "
+                      f"{', '.join(map(str, shown))}")
+            if rest:
+                print(f"  in pass {side} only (not compared): {', '.join(map(str, rest))}")
         _print_fields(rnd)
     if report.overall:
         print("overall (final values of both passes, all rounds)")
