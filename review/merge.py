@@ -19,6 +19,7 @@ refilled from the current CSV.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from review.agreement import CODED_FIELDS, DEFAULT_CODING, REVIEW_TAG, merge_resolved
 from review.codebook import Codebook, load_codebook
-from review.store import DEFAULT_CSV, format_cell, load_studies, write_studies
+from review.store import DEFAULT_CSV, format_cell, load_studies, locked, write_studies
 
 
 
@@ -53,7 +54,16 @@ class MergeReport:
 
 def merge_coding(csv: str | Path = DEFAULT_CSV, coding_dir: str | Path = DEFAULT_CODING,
                  write: bool = True, codebook: Codebook | None = None) -> tuple[pd.DataFrame, MergeReport]:
-    """Merge resolved coding into the studies CSV; write it atomically unless `write=False`."""
+    """Merge resolved coding into the studies CSV; write it atomically unless `write=False`.
+
+    With `write=True` the read and the write happen under the CSV's lock, so a `review add`
+    running at the same moment is neither lost nor overwritten.
+    """
+    with locked(csv) if write else nullcontext():
+        return _merge_coding(csv, coding_dir, write, codebook)
+
+
+def _merge_coding(csv, coding_dir, write: bool, codebook: Codebook | None) -> tuple[pd.DataFrame, MergeReport]:
     cb = codebook or load_codebook()
     current = load_studies(csv, validate=False, codebook=cb)
     merged = merge_resolved(coding_dir, codebook=cb, studies=current)

@@ -72,3 +72,26 @@ def test_excluded_study_is_dropped(csv, tmp_path):
     _, report = merge_coding(csv, coding)
     assert [d["ref_number"] for d in report.dropped] == [4]
     assert 4 not in set(load_studies(csv)["ref_number"].dropna())
+
+
+def test_a_study_added_while_merging_is_not_lost(csv, monkeypatch):
+    """merge-coding reads and writes under the CSV's lock: an add that arrives while it
+    computes waits, then lands after the merged file instead of being overwritten by it."""
+    import threading
+
+    import review.merge as merge_module
+
+    real = merge_module.merge_resolved
+    added = threading.Event()
+
+    def slow_merge(*args, **kwargs):
+        worker = threading.Thread(target=lambda: (append_study(csv, _base_row(
+            study_id="racer2025", year=2025, title="added during the merge")), added.set()))
+        worker.start()
+        added.wait(0.5)  # without the lock the add lands now, and the merge then overwrites it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(merge_module, "merge_resolved", slow_merge)
+    merge_coding(csv, CODING)
+    assert added.wait(30)
+    assert "racer2025" in set(load_studies(csv, validate=False)["study_id"])
