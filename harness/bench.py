@@ -49,7 +49,7 @@ class Bench:
 
         from .sweep import keras_device, library_versions, machine_info, run_trial
 
-        trials = self.config.trials()
+        trials = [spec.to_dict() for spec in self.config.trials()]
         rows = []
         with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
             bar = tqdm(total=2 * len(trials), desc="bench", unit="run", disable=not progress)

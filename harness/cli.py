@@ -44,7 +44,19 @@ def _module(module_name: str):
         raise
 
 
+def input_errors() -> tuple[type[Exception], ...]:
+    """Errors of the user's input (config, data, results store): printed without a traceback, exit code 2.
+
+    Imported only when an exception is being handled, so `harness --help` stays fast."""
+    from harness.config.errors import ConfigError
+    from harness.data.errors import DataError
+    from harness.results.store import StoreError
+
+    return ConfigError, DataError, StoreError
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")   # TensorFlow's start-up INFO lines are noise here
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=chosen if chosen in COMMANDS else "")
@@ -54,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(_module(args._module).run(args) or 0)
+    except input_errors() as exc:  # bad input: the message names the file and key; no traceback
+        print(f"harness {args.command}: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `... --csv | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python docs' recipe
         return 0

@@ -28,8 +28,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .backbones import get_backbone
-from .config import SweepConfig
-from .store import ResultStore
+from .config import SweepConfig, TrialSpec
+from .results import ResultStore
 
 
 # ---------------------------------------------------------------------------- environment
@@ -101,7 +101,15 @@ def _settings(trial: dict):
     t = trial["training"]
     return TrainSettings(epochs=t["epochs"], batch_size=t["batch_size"], momentum=t["momentum"],
                          nesterov=t["nesterov"], decay=t["decay"], select_on=t["select_on"],
-                         oversample=t["oversample"], mixed_precision=t.get("mixed_precision", False))
+                         oversample=t["oversample"], mixed_precision=mixed_policy(t) is not None)
+
+
+def mixed_policy(training: dict) -> str | None:
+    """The Keras mixed-precision policy a trial asks for, or None for float32.
+
+    `auto` means float32 here until the engine chooses mixed precision on a GPU itself."""
+    precision = training.get("precision", "auto")
+    return precision if precision.startswith("mixed") else None
 
 
 def load_trial_data(trial: dict, cache_dir: Path):
@@ -205,8 +213,8 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     started = time.time()
     t_all = time.perf_counter()
     timings: dict = {}
-    if trial["training"].get("mixed_precision"):
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    if mixed_policy(trial["training"]):
+        keras.mixed_precision.set_global_policy(mixed_policy(trial["training"]))
     t0 = time.perf_counter()
     if trial["weights"].startswith("source:"):
         ensure_source(trial, cache_dir, sources_root, progress)
@@ -286,23 +294,25 @@ class Sweep:
         self.cache_dir = config.cache_dir
         self.sources_root = self.store_path.parent / "sources"
 
-    def plan(self) -> tuple[list[dict], list[dict]]:
-        """(to run, already done) trials."""
+    def plan(self) -> tuple[list[TrialSpec], list[TrialSpec]]:
+        """(to run, already done) trials; reads the store without writing to it."""
         trials = self.config.trials()
-        done = ResultStore(self.store_path).done_ids() if self.store_path.exists() else set()
-        return [t for t in trials if t["trial_id"] not in done], [t for t in trials if t["trial_id"] in done]
+        done = ResultStore(self.store_path).done_ids()
+        return [t for t in trials if t.trial_id not in done], [t for t in trials if t.trial_id in done]
 
     def run(self) -> dict:
+        """Run every trial not done yet. Raises SweepError (nothing run) for a refused resume or a bad store."""
         todo, done = self.plan()
         if done and not self.resume:
-            raise RuntimeError(f"{self.store_path} already holds {len(done)} finished trial(s) of this sweep; "
-                               "add --resume to continue it, or give a new --store")
-        store = ResultStore(self.store_path)
+            raise SweepError(f"{self.store_path} already holds {len(done)} finished trial(s) of this sweep; "
+                             "add --resume to continue it, or give a new --store")
+        store = ResultStore(self.store_path).initialise()       # a bad store path fails here, before any trial
         failed = 0
         bar = tqdm(total=len(todo) + len(done), initial=len(done), desc=f"sweep {self.config.name}", unit="trial",
                    disable=not self.progress, dynamic_ncols=True)
-        for trial in todo:
-            bar.set_postfix_str(f"{trial['backbone']} {trial['strategy']} {trial['weights']}")
+        for spec in todo:
+            bar.set_postfix_str(spec.label())
+            trial = spec.to_dict()
             if self.config.isolation == "process":
                 failed += self._run_process(trial, store)
             else:
@@ -341,6 +351,10 @@ class Sweep:
         if proc.exitcode != 0:
             store.record(_failed_row(trial, self.config.name, f"trial process exited with code {proc.exitcode}", started))
         return 1
+
+
+class SweepError(RuntimeError):
+    """A sweep that cannot start (nothing was run or written)."""
 
 
 def estimate_seconds(trial: dict, images_per_trial: int) -> float:

@@ -52,9 +52,9 @@ def store_rows(n: int, seed: int = 0) -> list[dict]:
 
 def make_store(path: Path, n: int = 40, seed: int = 0, failed: int = 0) -> Path:
     """A harness results store written with the harness's own schema (bulk insert, for speed)."""
-    from harness.store import COLUMNS, JSON_COLUMNS, ResultStore
+    from harness.results import COLUMNS, JSON_COLUMNS, ResultStore
 
-    ResultStore(path)  # creates the schema exactly as a sweep would
+    ResultStore(path).initialise()  # creates the schema exactly as a sweep would
     rows = store_rows(n, seed)
     for k in range(failed):
         rows.append({"trial_id": f"f{k}", "sweep": "test", "status": "failed", "backbone": "VGG16",
@@ -124,7 +124,7 @@ def test_folder_of_stores_is_read_whole(tmp_path):
 def test_cache_sees_new_trials(tmp_path):
     store = make_store(tmp_path / "results.sqlite", n=4)
     assert len(sources.trials(store)) == 4
-    from harness.store import ResultStore
+    from harness.results import ResultStore
 
     row = store_rows(5)[4]
     ResultStore(store).record(row)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.store import ResultStore
+from harness.results import ResultStore
 
 from test_harness_strategies import tiny_dataset
 

@@ -1,11 +1,20 @@
 """`harness results [--json|--csv] [--store PATH] [--failed]`: list and export finished trials.
 
-Default output is a table; `--csv` one tidy row per trial with the columns
-trial_id, sweep, status, backbone, strategy, weights, weights_label, seed,
-train_patients, f1_OAP, f1_IN, f1_OBS, accuracy, auc_macro, auc_weighted
-(the class-frequency-weighted one-vs-rest AUC that Ho & Kim call "micro"),
-soft_accuracy, n_test, selected, selected_epochs, total_s, train_images_per_s,
-peak_rss_mb, trainable_params, total_params, backend, device, machine, error.
+Reads the store without writing to it (safe while a sweep is filling it). Default output is
+a table of finished trials; `--failed` adds the failed ones, each with the last line of its
+error (the full traceback is in `--json` and `--csv`). `--csv` writes one tidy row per
+trial with the columns of `harness.results.schema.TRIAL_COLUMNS`:
+trial_id, sweep, status, backbone, strategy, weights, weights_label, dataset,
+train_patients, seed, input_size, accuracy, auc_macro, auc_weighted (the
+class-frequency-weighted one-vs-rest AUC that Ho & Kim call "micro"), soft_accuracy,
+f1_OAP, f1_IN, f1_OBS, n_test, confusion (JSON, rows = true class), selected,
+selected_epochs, wall_time_s, train_images_per_s, test_images_per_s, peak_memory_mb,
+trainable_params, total_params, images_per_s_<phase> and share_of_reference_<phase> for
+the phases cache_fill, head_training, fine_tuning and test, precision, backend, device,
+machine, versions, data_fingerprint, started_at, finished_at, error, config (JSON).
+
+Exit codes: 0 listed (also when the store holds no finished trial yet), 2 no store, or a
+file that is not a results store (the message names it).
 
 JSON (`--json`): a list of full rows::
 
@@ -15,7 +24,8 @@ JSON (`--json`): a list of full rows::
       "metrics": {"dataset": "...", "data_fingerprint": "...", "params": {...}, "selection": {...},
                   "test": {"accuracy": ..., "auc_macro": ..., "auc_weighted": ..., "soft_accuracy": ...,
                            "per_class": {...}, "confusion": [[...]]}},
-      "timings": {...}, "versions": {...}, "backend": "tensorflow", "device": "cpu", "machine": {...}}, ...]
+      "timings": {...}, "versions": {...}, "backend": "tensorflow", "device": "cpu", "machine": {...},
+      "error": null | "<traceback of a failed trial>"}, ...]
 """
 from __future__ import annotations
 
@@ -24,13 +34,16 @@ import json
 import sys
 from pathlib import Path
 
+TABLE_COLUMNS = ["backbone", "strategy", "weights", "train_patients", "seed", "f1_OAP", "f1_IN", "f1_OBS",
+                 "accuracy", "auc_weighted", "soft_accuracy", "wall_time_s"]
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=None, help="results database (default: the only runs/*/results.sqlite)")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="full rows (config, metrics, timings, versions) as JSON")
     fmt.add_argument("--csv", action="store_true", help="one tidy CSV row per trial")
-    parser.add_argument("--failed", action="store_true", help="include failed trials")
+    parser.add_argument("--failed", action="store_true", help="include failed trials, with their errors")
 
 
 def _default_store() -> Path | None:
@@ -39,29 +52,43 @@ def _default_store() -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.store import ResultStore
+    from harness.results import ResultStore, StoreError
 
     path = Path(args.store) if args.store else _default_store()
-    if path is None or not path.exists():
-        print(f"harness results: no results store {'at ' + str(path) if path else 'found'}; "
-              "give --store PATH (runs/<sweep name>/results.sqlite)", file=sys.stderr)
+    if path is None:
+        print("harness results: no results store found; give --store PATH (runs/<sweep name>/results.sqlite)",
+              file=sys.stderr)
         return 2
     store = ResultStore(path)
-    if args.json:
-        rows = store.rows(None if args.failed else "done")
-        print(json.dumps(rows, indent=2, default=str))
-        return 0
-    frame = store.frame()
-    if not args.failed and len(frame):
-        frame = frame[frame["status"] == "done"]
+    status = None if args.failed else "done"
+    try:
+        if args.json:
+            print(json.dumps(store.rows(status), indent=2, default=str))
+            return 0
+        frame = store.frame(status)
+    except StoreError as exc:
+        print(f"harness results: {exc}", file=sys.stderr)
+        return 2
     if args.csv:
-        from review.spreadsheet import neutralise  # the one formula-injection guard (issue 15)
-        frame.map(neutralise).to_csv(sys.stdout, index=False)
+        from harness.results.export import write_csv
+
+        write_csv(frame, sys.stdout)
         return 0
-    if frame.empty:
+    return _print_table(path, frame)
+
+
+def _print_table(path: Path, frame) -> int:
+    from harness.results import error_summary
+
+    done = frame[frame["status"] == "done"]
+    failed = frame[frame["status"] != "done"]
+    if done.empty:
         print(f"{path}: no finished trials yet")
-        return 0
-    cols = ["backbone", "strategy", "weights", "train_patients", "seed", "f1_OAP", "f1_IN", "f1_OBS",
-            "accuracy", "auc_weighted", "soft_accuracy", "total_s"]
-    print(frame[cols].round(3).to_string(index=False))
+    else:
+        print(done[TABLE_COLUMNS].round(3).to_string(index=False))
+    if len(failed):
+        print(f"\n{len(failed)} failed trial(s) (full tracebacks: --json or --csv):")
+        for _, r in failed.iterrows():
+            print(f"  {r['trial_id']}  {r['backbone']} {r['strategy']} {r['weights']} seed={r['seed']}: "
+                  f"{error_summary(r['error']) or 'no error recorded'}")
     return 0

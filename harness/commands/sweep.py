@@ -46,14 +46,15 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"harness sweep: config error: {exc}", file=sys.stderr)
         return 2
-    from harness.sweep import Sweep
+    from harness.results import StoreError
+    from harness.sweep import Sweep, SweepError
 
     sweep = Sweep(cfg, store_path=args.store, resume=args.resume, progress=not args.no_progress)
-    if args.dry_run:
-        return _dry_run(sweep, args.json)
     try:
+        if args.dry_run:
+            return _dry_run(sweep, args.json)
         summary = sweep.run()
-    except RuntimeError as exc:
+    except (SweepError, StoreError) as exc:
         print(f"harness sweep: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2) if args.json else
@@ -63,10 +64,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dry_run(sweep, as_json: bool) -> int:
-    from harness.store import ResultStore
+    from harness.results import ResultStore
     from harness.sweep import estimate_seconds, load_trial_data, split_patients
 
     todo, done = sweep.plan()
+    todo = [t.to_dict() for t in todo]
     observed = {}
     if sweep.store_path.exists():
         for row in ResultStore(sweep.store_path).rows("done"):
