@@ -122,15 +122,11 @@ def load_trial_data(trial: dict, cache_dir: Path):
 def split_patients(dataset, trial: dict) -> tuple[list[str], list[str]]:
     """Held-out test patients fixed by data.split_seed; training subset of n patients by the trial seed."""
     from .data import train_test_patients
+    from .data.splits import training_subset
 
     d = trial["data"]
     train, test = train_test_patients(dataset.table, test_fraction=d["test_fraction"], seed=d["split_seed"])
-    n = trial.get("train_patients")
-    if n is not None:
-        if n > len(train):
-            raise ValueError(f"train_patients={n} but only {len(train)} training patients exist")
-        train = sorted(np.random.default_rng(trial["seed"]).choice(sorted(train), size=n, replace=False).tolist())
-    return list(train), list(test)
+    return training_subset(train, trial.get("train_patients"), trial["seed"]), list(test)
 
 
 def source_root_for(trial: dict, sources_root: str | Path) -> Path:
@@ -306,7 +302,10 @@ class Sweep:
         if done and not self.resume:
             raise SweepError(f"{self.store_path} already holds {len(done)} finished trial(s) of this sweep; "
                              "add --resume to continue it, or give a new --store")
-        store = ResultStore(self.store_path).initialise()       # a bad store path fails here, before any trial
+        from .plan import plan_sweep
+
+        plan_sweep(self.config, todo)                             # bad data fails here (metadata only) ...
+        store = ResultStore(self.store_path).initialise()       # ... and a bad store path, before any trial
         failed = 0
         bar = tqdm(total=len(todo) + len(done), initial=len(done), desc=f"sweep {self.config.name}", unit="trial",
                    disable=not self.progress, dynamic_ncols=True)
@@ -355,31 +354,3 @@ class Sweep:
 
 class SweepError(RuntimeError):
     """A sweep that cannot start (nothing was run or written)."""
-
-
-def estimate_seconds(trial: dict, images_per_trial: int) -> float:
-    """Rough wall-time guess for --dry-run: image passes × a per-backbone cost (CPU, float32).
-
-    The per-image cost is a multiply-accumulate count heuristic (parameters are a poor proxy),
-    so treat the total as an order of magnitude; real timings land in the store.
-    """
-    t = trial["training"]
-    folds = trial["protocol"]["folds"]
-    lrs = len(trial["strategy_options"].get("lrs", [1])) if isinstance(trial["strategy_options"], dict) else 1
-    size = trial["input_size"] or get_backbone(trial["backbone"]).input_size
-    per_image = _COST_224.get(get_backbone(trial["backbone"]).name, 0.02) * (size / 224) ** 2
-    copies = trial["augmentation"]["copies"] + 1
-    runs = (folds * lrs + 1) * t["epochs"]
-    strategy = trial["strategy"]
-    if strategy == "full_finetune":
-        return runs * images_per_trial * per_image * 3
-    forward_once = images_per_trial * per_image * copies * 1.6   # all images, every copy
-    if strategy == "partial_finetune":
-        return forward_once + runs * images_per_trial * per_image * 0.3
-    return forward_once + runs * images_per_trial * 2e-5
-
-
-# CPU seconds per 224 px image forward pass on one core, order of magnitude (GFLOPs / ~10 GFLOP/s).
-_COST_224 = {"MobileNetV1-0.25": 0.004, "MobileNetV2-0.35": 0.006, "VGG16": 3.0, "InceptionV3": 0.6,
-             "ResNet50V2": 0.7, "InceptionResNetV2": 1.0, "DenseNet121": 0.6, "NASNetMobile": 0.12,
-             "Xception": 0.8, "CBR-LargeT": 1.0, "CBR-Small": 0.8, "CBR-Tiny": 1.6}

@@ -41,7 +41,7 @@ def test_dry_run_lists_trials_with_an_estimate(tmp_path, capsys):
     assert main(["sweep", str(cfg), "--dry-run", "--json", "--store", str(tmp_path / "r.sqlite")]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["to_run"] == 6 and plan["already_done"] == 0
-    assert plan["estimated_total_s"] > 0 and all(t["estimate"] == "heuristic" for t in plan["trials"])
+    assert plan["estimated_total_s"] > 0 and all(t["estimate"] in ("default table", "profile") for t in plan["trials"])
     assert not (tmp_path / "r.sqlite").exists()          # a dry run writes nothing
 
 

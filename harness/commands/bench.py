@@ -1,4 +1,5 @@
 """`harness bench [CONFIG.yaml] [--json] [--no-progress]`: naive vs cached, in one run.
+`harness bench --profile [CONFIG.yaml] [--backbone NAME[@SIZE] ...] [--out PATH] [--json]`: step costs.
 
 Runs the same small sweep twice: naively (the frozen base's forward pass
 recomputed every epoch, on the same prepared images) and with the activation
@@ -15,6 +16,27 @@ JSON (`--json`)::
      "config": {...}, "backend": "tensorflow", "device": "cpu", "versions": {...}, "machine": {...}}
 
 (values show the shape only).
+
+`--profile` measures this machine's step costs for the dry run's cost model in seconds
+(random weights, tiny batches, a few timed calls): per backbone and input size, building the
+base, its forward pass, a full training step and a last-block training step (each as
+`overhead_s + per_image_s * batch`, plus its one-off tracing time), and machine-wide the
+process start-up, the dense head's step, image preparation, synthetic data and
+scikit-learn fits. Which backbones: `--backbone` (repeatable, `NAME@SIZE`), else those of
+CONFIG at its input sizes, else every registry backbone at its native size (minutes on a
+CPU). The profile is stored under `<cache_dir>/profiles/<machine key>.json` (merged with
+earlier ones of this machine; cache_dir from CONFIG, default .harness/cache), where
+`harness sweep --dry-run` finds it; `--out` writes a copy of the stored (merged) profile. JSON (`--profile --json`)::
+
+    {"path": ".harness/cache/profiles/39505709f606.json", "seconds": 41.2,
+     "profile": {"format": 1, "machine_key": "...", "machine": {"backend": "tensorflow", "accelerators": [],
+                 "cpu": "...", "cpus": 2, "python": "3.11.7", "versions": {...}},
+                 "measured_at": "...", "command": "...", "startup_s": 6.1,
+                 "head": {"overhead_s": 0.0012, "per_image_s": 1e-05}, "head_trace_s": 0.9,
+                 "prep_s_per_megapixel": 0.21, "synth_s_per_patient": 0.8, "svm_fit_s": 0.3, "rf_fit_s": 3.4,
+                 "backbones": {"MobileNetV1-0.25@64": {"input_size": 64, "build_s": 1.1,
+                               "forward": {...}, "forward_trace_s": 1.2, "train": {...}, "train_trace_s": 9.8,
+                               "tail": {...}, "tail_trace_s": 1.6}, ...}}}
 """
 from __future__ import annotations
 
@@ -28,10 +50,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="sweep YAML to bench (default: a built-in small MobileNetV1 sweep)")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--profile", action="store_true",
+                        help="measure this machine's step costs for `harness sweep --dry-run` (seconds)")
+    parser.add_argument("--backbone", action="append", default=None, metavar="NAME[@SIZE]",
+                        help="with --profile: a backbone (and input size) to measure; repeatable")
+    parser.add_argument("--out", default=None, help="with --profile: also write the profile JSON here")
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.bench import Bench
     from harness.config import ConfigError, load_config
 
     try:
@@ -39,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"harness bench: config error: {exc}", file=sys.stderr)
         return 2
+    if args.profile:
+        return _profile(args, config)
+    if args.backbone or args.out:
+        print("harness bench: --backbone and --out go with --profile", file=sys.stderr)
+        return 2
+    from harness.bench import Bench
+
     result = Bench(config).run(progress=not args.no_progress)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
@@ -50,3 +83,55 @@ def run(args: argparse.Namespace) -> int:
           f"(target >= 3), max_metric_difference {result['max_metric_difference']:.2e}, "
           f"max_probability_difference {result['max_probability_difference']:.2e}  [{result['backend']}, {result['device']}]")
     return 0
+
+
+def _profile(args, config) -> int:
+    import time
+    from pathlib import Path
+
+    from harness.backbones import REGISTRY, get_backbone
+    from harness.commands.paths import writable_file
+    from harness.cost import save_profile
+    from harness.data.dataset import atomic_write_bytes
+    from harness.profile import measure
+
+    try:
+        pairs = [_pair(text, get_backbone) for text in args.backbone] if args.backbone else None
+    except ValueError as exc:
+        print(f"harness bench --profile: {exc}", file=sys.stderr)
+        return 2
+    batch = 16
+    if pairs is None and config is not None:
+        trials = config.trials()
+        pairs = [(t.backbone, t.input_size or get_backbone(t.backbone).input_size) for t in trials]
+        batch = max(t.training["batch_size"] for t in trials)
+    if pairs is None:
+        pairs = [(name, spec.input_size) for name, spec in REGISTRY.items()]
+    cache_dir = config.cache_dir if config is not None else Path(".harness/cache")
+    out = writable_file(args.out, "--out") if args.out else None
+    t0 = time.perf_counter()
+    command = "harness bench --profile" + (f" {args.config}" if args.config else "") + \
+        "".join(f" --backbone {b}" for b in args.backbone or [])
+    profile = measure(pairs, batch=batch, command=command, progress=not args.no_progress and not args.json)
+    path = save_profile(profile, cache_dir)
+    if out is not None:                     # the stored profile: this run merged with earlier ones of this machine
+        atomic_write_bytes(out, path.read_bytes())
+    seconds = round(time.perf_counter() - t0, 1)
+    if args.json:
+        print(json.dumps({"path": str(path), "seconds": seconds, "profile": profile.to_dict()}, indent=2))
+        return 0
+    for key, c in profile.backbones.items():
+        print(f"{key:<26} build {c.build_s:6.2f}s  forward {c.forward.overhead_s * 1e3:7.1f} ms + "
+              f"{c.forward.per_image_s * 1e3:7.2f} ms/img  train {c.train.overhead_s * 1e3:7.1f} ms + "
+              f"{c.train.per_image_s * 1e3:7.2f} ms/img  (tracing {c.train_trace_s:.1f}s)")
+    print(f"start-up {profile.startup_s:.1f}s; profile of {profile.machine.get('cpu')} stored in {path} "
+          f"({seconds}s); `harness sweep CONFIG --dry-run` now uses it")
+    return 0
+
+
+def _pair(text: str, get_backbone) -> tuple[str, int]:
+    name, _, size = text.partition("@")
+    spec = get_backbone(name)
+    if size and not (size.isdigit() and int(size) >= 32):
+        raise ValueError(f"--backbone {text!r}: the size after @ must be an integer >= 32")
+    return spec.name, int(size) if size else spec.input_size

@@ -32,16 +32,20 @@ import sys
 import time
 from pathlib import Path
 
+from harness.data.errors import DataError
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from harness.commands.paths import count
+
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
 
     p = sub.add_parser("synth", help="write a deterministic synthetic cohort (images, masks, labels)")
     p.add_argument("--out", required=True, help="output folder (images.npz, masks.npz, table.csv, dataset.json)")
-    p.add_argument("--patients", type=int, default=40)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--patients", type=count(1), default=40)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--domain", default="1.5T", help="site preset: 1.5T, 3T or 7T")
-    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--image-size", type=count(16), default=128)
     p.add_argument("--frames", choices=("ed_es", "all"), default="ed_es")
     p.add_argument("--realism", choices=("v1", "v2"), default="v2")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -52,19 +56,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--sheet", default="contact_sheet.png", help="contact-sheet PNG path ('' to skip)")
     p.add_argument("--patient", default=None, help="patient for the contact sheet (default: the first)")
     p.add_argument("--frames", choices=("ed_es", "all"), default="ed_es")
-    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--image-size", type=count(16), default=128)
 
     p = sub.add_parser("sim2real", help="train a small CNN on synthetic data, test it on Sunnybrook")
     p.add_argument("sunnybrook", help="Sunnybrook folder (dicoms/, contourfiles/, link.csv)")
     p.add_argument("--realism", nargs="+", default=["v1", "v2"], help="generator versions to compare")
-    p.add_argument("--patients", type=int, default=60)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--patients", type=count(1), default=60)
+    p.add_argument("--epochs", type=count(1), default=8)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--out", default=None, help="write the JSON result here as well")
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.data.errors import DataError
     action = getattr(args, "data_command", None)
     if action is None:
         print("usage: harness data {synth,inspect,sim2real} ...  (see harness data -h)", file=sys.stderr)
@@ -77,8 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _synth(args) -> int:
+    from harness.commands.paths import writable_dir
+    from harness.data.domains import get_preset
     from harness.data.inspect import summarise
     from harness.data.synth import SyntheticGenerator
+    try:
+        get_preset(args.domain)
+    except KeyError as exc:
+        raise DataError(None, f"--domain {args.domain!r}: {exc.args[0]}") from None
+    writable_dir(args.out, "--out")                  # before minutes of generation, not after
     gen = SyntheticGenerator(domain=args.domain, image_size=args.image_size, frames=args.frames, realism=args.realism)
     t0 = time.perf_counter()
     out = gen.write(args.out, args.patients, args.seed, progress=not args.json)
@@ -94,8 +104,11 @@ def _synth(args) -> int:
 
 
 def _inspect(args) -> int:
+    from harness.commands.paths import writable_file
     from harness.data import load_dataset
     from harness.data.inspect import contact_sheet, summarise
+    if args.sheet:
+        writable_file(args.sheet, "--sheet")
     ds = load_dataset(args.path, image_size=args.image_size, frames=args.frames,
                       require_all_classes=False, use_cache=False)
     summary = summarise(ds)
@@ -115,7 +128,13 @@ def _inspect(args) -> int:
 
 
 def _sim2real(args) -> int:
+    from harness.commands.paths import writable_file
+    from harness.data.loading import detect_layout
     from harness.data.sim2real import run_experiment
+    if detect_layout(Path(args.sunnybrook)) != "sunnybrook":
+        raise DataError(args.sunnybrook, "is not a Sunnybrook folder", "it needs dicoms/, contourfiles/ and link.csv")
+    if args.out:
+        writable_file(args.out, "--out")             # checked before the experiment, not after
     result = run_experiment(Path(args.sunnybrook), realism=args.realism, n_patients=args.patients,
                             epochs=args.epochs, seed=args.seed)
     text = json.dumps(result, indent=2)

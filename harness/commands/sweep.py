@@ -2,12 +2,22 @@
 
 Runs every trial of the config's grid (backbones x strategies x weights x
 learning rates x data sizes x seeds) and records one row per finished trial in
-the results store (default `runs/<name>/results.sqlite`). The config is checked
-completely before any training. A store that already holds finished trials of
-the sweep needs `--resume` (finished trials are skipped, never rerun).
+the results store (default `runs/<name>/results.sqlite`). Before the first trial
+it checks the config completely (every key and value), every data spec (from
+metadata: folder, layout, classes, enough patients for the split and the folds)
+and the store path. A store that already holds finished trials of the sweep
+needs `--resume` (finished trials are skipped, never rerun).
+
+`--dry-run` lists the trials, their images and an estimated time, and touches no
+data beyond metadata and writes nothing (seconds for any preset). Estimates come
+from done trials of the same kind in the store, else from the cost model with
+this machine's profile (`harness bench --profile`), else with the built-in
+default table; the output says which machine and profile it assumed
+(docs/harness.md, "Dry run and cost model").
 
 Exit codes: 0 all trials done, 1 some trial failed (recorded with its error),
-2 config error, or finished trials present without `--resume`.
+2 bad config, data or store (nothing run), or finished trials present without
+`--resume`.
 
 JSON (`--json`)::
 
@@ -16,11 +26,21 @@ JSON (`--json`)::
 With `--dry-run --json`::
 
     {"config": "configs/quick.yaml", "store": "...", "to_run": 8, "already_done": 0,
-     "estimated_total_s": 542.1,
-     "trials": [{"trial_id": "4657532fb1a93931", "backbone": "MobileNetV1-0.25",
+     "estimated_total_s": 231.4, "seconds": 0.4,
+     "assumed": {"machine": "CPU (2 cores: ...); Keras 3.15.1 on tensorflow",
+                 "profile": ".harness/cache/profiles/39505709f606.json" | "default table (cost_defaults.json)",
+                 "measured_at": "...", "measured_on": "...", "note": null | "no profile of this machine: ..."},
+     "one_off": [{"what": "1 process start-up(s) (Python + Keras)", "seconds": 9.9},
+                 {"what": "generate synthetic:3T?patients=16&seed=0 (16 patients at 96 px)", "seconds": 3.7},
+                 {"what": "train source synth15 for MobileNetV1-0.25@64 (766 images, 12 epochs)", "seconds": 64.4,
+                  "phases": {...}}],
+     "trials": [{"trial_id": "574e09ea653051d8", "backbone": "MobileNetV1-0.25",
                  "strategy": "feature_extractor", "weights": "source:synth15", "input_size": 64,
-                 "train_patients": null, "seed": 0, "estimated_s": 0.4,
-                 "estimate": "heuristic" | "measured"}, ...]}
+                 "train_patients": null, "seed": 0,
+                 "images": {"all": 464, "train": 232, "test": 232, "train_oversampled": 464,
+                            "train_patients": 8, "test_patients": 8},
+                 "estimated_s": 6.9, "estimate": "profile" | "default table" | "measured in this store" | "unknown",
+                 "phases": {"build": 0.8, "cache_fill": 2.1, "training": 3.9, "test": 0.1}, "note": ""}, ...]}
 """
 from __future__ import annotations
 
@@ -64,39 +84,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dry_run(sweep, as_json: bool) -> int:
-    from harness.results import ResultStore
-    from harness.sweep import estimate_seconds, load_trial_data, split_patients
+    from harness.dryrun import dry_run
 
-    todo, done = sweep.plan()
-    todo = [t.to_dict() for t in todo]
-    observed = {}
-    if sweep.store_path.exists():
-        for row in ResultStore(sweep.store_path).rows("done"):
-            key = (row["backbone"], row["strategy"], row["config"].get("input_size"))
-            observed.setdefault(key, []).append(row["timings"]["total_s"])
-    plan, total = [], 0.0
-    for trial in todo:
-        key = (trial["backbone"], trial["strategy"], trial["input_size"])
-        if key in observed:
-            est, how = sum(observed[key]) / len(observed[key]), "measured"
-        else:
-            dataset = load_trial_data(trial, sweep.cache_dir)
-            train, _ = split_patients(dataset, trial)
-            n = int(dataset.table["patient"].astype(str).isin(set(train)).sum())
-            est, how = estimate_seconds(trial, n), "heuristic"
-        total += est
-        plan.append({"trial_id": trial["trial_id"], "backbone": trial["backbone"], "strategy": trial["strategy"],
-                     "weights": trial["weights"], "input_size": trial["input_size"],
-                     "train_patients": trial["train_patients"], "seed": trial["seed"],
-                     "estimated_s": round(est, 1), "estimate": how})
-    out = {"config": str(sweep.config.path), "store": str(sweep.store_path), "to_run": len(todo),
-           "already_done": len(done), "estimated_total_s": round(total, 1), "trials": plan}
+    out = dry_run(sweep)
     if as_json:
         print(json.dumps(out, indent=2))
         return 0
-    for p in plan:
+    for p in out["trials"]:
+        est = "?" if p["estimated_s"] is None else f"~{p['estimated_s']}s"
+        images = p["images"]["all"] if p["images"] else "?"
         print(f"{p['trial_id']}  {p['backbone']:<18} {p['strategy']:<17} {p['weights']:<16} size={p['input_size']} "
-              f"n={p['train_patients']} seed={p['seed']}  ~{p['estimated_s']}s ({p['estimate']})")
-    print(f"{len(todo)} to run, {len(done)} already done; estimated {total / 60:.1f} min "
-          "(heuristic estimates are order-of-magnitude)")
+              f"n={p['train_patients']} seed={p['seed']} images={images}  {est} ({p['estimate']})")
+    for item in out["one_off"]:
+        print(f"once: {item['what']}  ~{item['seconds']}s")
+    a = out["assumed"]
+    print(f"{out['to_run']} to run, {out['already_done']} already done; estimated {out['estimated_total_s'] / 60:.1f} min "
+          f"on {a['machine']} from {a['profile']}" + (f"\nnote: {a['note']}" if a["note"] else ""))
     return 0

@@ -161,7 +161,7 @@ class Augmentation(Section):
     rotation: Number = Field(45.0, ge=0, le=180, description="rotation range in degrees: angles in [-r, r]")
     copies: NonNegativeInt = Field(0, description="rotated copies per image in the bank for cached frozen features "
                                                   "(0 = no augmentation)")
-    zoom: Number = Field(1.0, gt=0, le=4, description="fixed zoom factor of the authors' code (0.6); 1.0 = none")
+    zoom: Number = Field(1.0, gt=0, le=1, description="fixed central zoom after rotation (authors' code: 0.6); 1.0 = none")
 
 
 class Oversample(Section):

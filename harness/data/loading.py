@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from .dataset import IMAGES_FILE, LABELS, TABLE_FILE, CardiacDataset
 from .errors import DataError
@@ -39,13 +38,9 @@ def load_dataset(spec: str | Path, *, cache_dir: str | Path | None = None, image
         raise ValueError(f"frames must be 'ed_es' or 'all', got {frames!r}")
     spec_s = str(spec)
     if spec_s.startswith("synthetic"):
-        key_parts = {"spec": _normal_synth_spec(spec_s), "size": image_size, "frames": frames}
         build = lambda: _synthetic(spec_s, image_size, frames, progress)  # noqa: E731
     else:
         path = Path(spec_s).expanduser()
-        if not path.exists():
-            raise DataError(path, "does not exist",
-                            "give 'synthetic', 'synthetic:7T', or a data folder (see docs/data.md)")
         kind = detect_layout(path)
         if kind == "dataset":  # already the cache format: read directly
             ds = CardiacDataset.load(path)
@@ -53,14 +48,12 @@ def load_dataset(spec: str | Path, *, cache_dir: str | Path | None = None, image
             if frames == "ed_es":
                 ds = ds.subset(ds.table["frame"].isin(["ED", "ES"]).to_numpy()) if ds.table["frame"].isin(["ED", "ES"]).any() else ds
             return _checked(ds, require_all_classes, path)
-        key_parts = {"path": str(path.resolve()), "kind": kind, "size": image_size, "frames": frames,
-                     "stamp": _folder_stamp(path)}
         build = lambda: _real(path, kind, image_size, frames, progress)  # noqa: E731
-    key_parts["loader"] = LOADER_VERSION
     if not use_cache:
         return _checked(build(), require_all_classes, spec_s)
-    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:16]
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key_parts = cache_key_parts(spec_s, image_size, frames)
+    key = cache_key(key_parts)
     target = root / key
     if (target / IMAGES_FILE).is_file() and (target / TABLE_FILE).is_file():
         try:
@@ -74,8 +67,50 @@ def load_dataset(spec: str | Path, *, cache_dir: str | Path | None = None, image
     return _checked(CardiacDataset.load(target), require_all_classes, spec_s)
 
 
+def cache_key_parts(spec: str, image_size: int, frames: str) -> dict:
+    """What a cached dataset depends on: the spec (a folder: its path, layout and files' stamp), size, frames."""
+    if spec.startswith("synthetic"):
+        parts = {"spec": _normal_synth_spec(spec), "size": image_size, "frames": frames}
+    else:
+        path = Path(spec).expanduser()
+        parts = {"path": str(path.resolve()), "kind": detect_layout(path), "size": image_size, "frames": frames,
+                 "stamp": _folder_stamp(path)}
+    return {**parts, "loader": LOADER_VERSION}
+
+
+def cache_key(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_table(spec: str, *, cache_dir: str | Path | None, image_size: int, frames: str) -> pd.DataFrame | None:
+    """The table of `spec` from the dataset cache, when `load_dataset` has already built it (else None).
+
+    Reads table.csv only (no images), for planning."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = root / cache_key(cache_key_parts(spec, image_size, frames))
+    if not ((target / IMAGES_FILE).is_file() and (target / TABLE_FILE).is_file()):
+        return None
+    try:
+        return pd.read_csv(target / TABLE_FILE, dtype={"patient": str, "frame": str})
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
 def detect_layout(path: Path) -> str:
-    """Name the layout of a folder: dataset | sunnybrook | nifti | dicom."""
+    """Name the layout of a folder: dataset | sunnybrook | nifti | dicom.
+
+    Raises DataError naming the folder when it is missing, not a folder, unreadable or empty."""
+    if not path.exists():
+        raise DataError(path, "does not exist", "give 'synthetic', 'synthetic:7T', or a data folder (see docs/data.md)")
+    if not path.is_dir():
+        raise DataError(path, "is a file, not a data folder",
+                        "give a folder (synth output, Sunnybrook, NIfTI, DICOM + labels.csv) or a 'synthetic:...' spec")
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror or exc})", "check its permissions") from None
+    if not entries:
+        raise DataError(path, "is an empty folder", "point data.spec at a folder with images (see docs/data.md)")
     if path.is_dir():
         if (path / IMAGES_FILE).is_file() and (path / TABLE_FILE).is_file():
             return "dataset"
@@ -140,6 +175,8 @@ def _real(path: Path, kind: str, image_size: int, frames: str, progress: bool) -
 # ---------------------------------------------------------------------- helpers
 def to_square(image: np.ndarray, spacing_rc: tuple[float, float], size: int) -> tuple[np.ndarray, float]:
     """Resample one image to isotropic pixels, zero-pad to a square, then zoom to size x size."""
+    from scipy import ndimage
+
     img = np.asarray(image, dtype=np.float32)
     sr, sc = float(spacing_rc[0]), float(spacing_rc[1])
     if abs(sr - sc) > 1e-3 * max(sr, sc):
@@ -161,6 +198,8 @@ def to_square(image: np.ndarray, spacing_rc: tuple[float, float], size: int) -> 
 def resample_dataset(ds: CardiacDataset, size: int) -> CardiacDataset:
     if ds.images.shape[1:] == (size, size):
         return ds
+    from scipy import ndimage
+
     h = ds.images.shape[1]
     imgs = ndimage.zoom(ds.images, (1, size / h, size / ds.images.shape[2]), order=1, grid_mode=True, mode="nearest")
     table = ds.table.copy()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from .errors import DataError
 
@@ -15,6 +14,8 @@ def patient_kfold(table: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list
     if n_pat < n_splits:
         raise DataError(None, f"{n_pat} patients cannot make {n_splits} patient-level folds",
                         "use fewer folds or more patients")
+    from sklearn.model_selection import StratifiedGroupKFold
+
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     folds = []
     for tr, te in cv.split(np.zeros(len(table)), table["label"].astype(str).to_numpy(), groups=patients):
@@ -46,3 +47,13 @@ def train_test_patients(table: pd.DataFrame, test_fraction: float = 0.5, seed: i
         raise DataError(None, f"{len(order)} patients cannot be split with test_fraction={test_fraction}",
                         "use more patients")
     return sorted(set(order) - set(test)), sorted(test)
+
+
+def training_subset(train_patients: list[str], n: int | None, seed: int) -> list[str]:
+    """`n` of the training patients drawn with the trial seed (learning curves); all when n is None."""
+    if n is None:
+        return list(train_patients)
+    if n > len(train_patients):
+        raise DataError(None, f"train_patients={n} but only {len(train_patients)} training patients exist",
+                        "lower train_patients, raise the data's patient count or lower data.test_fraction")
+    return sorted(np.random.default_rng(seed).choice(sorted(train_patients), size=n, replace=False).tolist())

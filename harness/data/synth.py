@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 from tqdm.auto import tqdm
 
 from .dataset import CardiacDataset, atomic_write_bytes
@@ -86,13 +85,46 @@ class SyntheticGenerator:
         atomic_write_bytes(Path(out) / "masks.npz", buf.getvalue())
         return Path(out)
 
+    def plan(self, n_patients: int, seed: int = 0) -> pd.DataFrame:
+        """The table `generate` would return (one row per image: patient, frame, slice, label, ...),
+        without rendering a pixel: the same random draws up to the image, so the same rows.
+
+        Milliseconds per patient instead of seconds: what `harness sweep --dry-run` counts images with."""
+        if n_patients < 1:
+            raise ValueError("n_patients must be at least 1")
+        preset = self.preset()
+        parts = []
+        for i in range(n_patients):
+            rng = np.random.default_rng([int(seed), i, _domain_salt(preset.name)])
+            parts.append(self._layout(rng, preset, f"syn-{preset.name}-s{seed}-{i:04d}")[-1])
+        return pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in parts[0]})
+
     # ------------------------------------------------------------------ one subject
-    def _subject(self, rng: np.random.Generator, preset: DomainPreset, pid: str):
+    def _layout(self, rng: np.random.Generator, preset: DomainPreset, pid: str):
+        """Anatomy, frames, slice stack and field of view (the first draws of a subject) and its table."""
         p = _sample_anatomy(rng, preset, self.realism)
         kappas, frame_names = _frames(self.frames, rng)
         z_slices, thickness = _stack(rng, p, preset)
-        n = self.image_size
         fov = rng.uniform(*preset.fov_mm)
+        ps = fov / self.image_size
+        k, n = len(kappas), len(z_slices)
+        geos = [_frame_geometry(p, kappa) for kappa in kappas]
+        columns = {
+            "patient": np.full(k * n, pid, dtype=object), "frame": np.repeat(np.asarray(frame_names, dtype=object), n),
+            "slice_index": np.tile(np.arange(n), k), "slice_position": np.tile(np.round(z_slices - z_slices[0], 3), k),
+            "label": np.concatenate([_labels(z_slices, geo, self.min_cavity_radius_mm) for geo in geos]),
+            "source": np.full(k * n, "synthetic", dtype=object), "domain": np.full(k * n, preset.name, dtype=object),
+            "pixel_spacing": np.full(k * n, round(ps, 5)), "slice_thickness": np.full(k * n, round(thickness, 3)),
+            "z_from_apex_mm": np.tile(np.round(z_slices, 3), k),
+            "base_mm": np.repeat([round(geo["L"], 3) for geo in geos], n),
+        }
+        return p, kappas, frame_names, z_slices, thickness, fov, columns
+
+    def _subject(self, rng: np.random.Generator, preset: DomainPreset, pid: str):
+        from scipy import ndimage  # here, not at import: `plan` needs no image code
+
+        p, kappas, frame_names, z_slices, thickness, fov, columns = self._layout(rng, preset, pid)
+        n = self.image_size
         ps = fov / n
         # image grid (mm) -> heart frame (rotation + translation)
         g = (np.arange(n) - (n - 1) / 2) * ps
@@ -113,7 +145,7 @@ class SyntheticGenerator:
         snr = rng.uniform(*preset.snr)
         blur = rng.uniform(*preset.blur_px)
         fov_mask = _fov_mask(rng, n) if self.realism != "v1" else None
-        imgs, msks, rows = [], [], []
+        imgs, msks = [], []
         for kappa, fname in zip(kappas, frame_names):
             geo = _frame_geometry(p, kappa)
             zz = (z_slices[:, None] + offsets[None, :]).reshape(-1)
@@ -138,15 +170,7 @@ class SyntheticGenerator:
                 img = img * fov_mask
             imgs.append(np.clip(np.rint(img), 0, 65535).astype(np.float32))
             msks.append(mask.astype(np.uint8))
-            labels = _labels(z_slices, geo, self.min_cavity_radius_mm)
-            rows.append(pd.DataFrame({
-                "patient": pid, "frame": fname, "slice_index": np.arange(len(z_slices)),
-                "slice_position": np.round(z_slices - z_slices[0], 3), "label": labels,
-                "source": "synthetic", "domain": preset.name, "pixel_spacing": round(ps, 5),
-                "slice_thickness": round(thickness, 3),
-                "z_from_apex_mm": np.round(z_slices, 3), "base_mm": round(geo["L"], 3),
-            }))
-        return np.concatenate(imgs), np.concatenate(msks), pd.concat(rows, ignore_index=True)
+        return np.concatenate(imgs), np.concatenate(msks), pd.DataFrame(columns)
 
 
 # ---------------------------------------------------------------------- anatomy sampling
@@ -380,6 +404,8 @@ def _render(x: np.ndarray, y: np.ndarray, zs: np.ndarray, p: dict, g: dict, real
 
 def _bias_fields(rng, preset: DomainPreset, n: int, n_slices: int, x, y) -> np.ndarray:
     """Smooth multiplicative field per slice: random low-frequency field, anterior coil, B1 voids, bands."""
+    from scipy import ndimage
+
     def smooth():
         coarse = rng.standard_normal((5, 5))
         f = ndimage.zoom(coarse, n / 5, order=3)[:n, :n]

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from contextlib import closing, contextmanager
@@ -80,6 +81,9 @@ class ResultStore:
         if "trials" not in tables:
             if writing and not tables:
                 return False
+            if not tables and self.path.is_file() and self.path.stat().st_size == 0:
+                raise StoreError(self.path, "empty file: not a results store (yet)",
+                                 "give the results.sqlite a harness sweep wrote")
             raise StoreError(self.path, f"SQLite file without a 'trials' table (tables: {sorted(tables) or 'none'}): "
                                         "not a harness results store", "give the results.sqlite a harness sweep wrote")
         missing = [c for c in COLUMNS if c not in columns]
@@ -117,9 +121,29 @@ class ResultStore:
         except RowError as exc:
             raise StoreError(self.path, str(exc)) from None
 
+    def check_writable(self) -> None:
+        """Raise StoreError when `record` could not write here; writes nothing (for dry runs)."""
+        if self.path.exists():
+            if self.path.is_file() and self.path.stat().st_size == 0:
+                return                                     # an empty file becomes a store
+            with self._reader():
+                pass
+            return
+        blocker = next((p for p in self.path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise StoreError(self.path, f"cannot create its folder ({blocker} is a file)",
+                             "give a --store path in a writable folder")
+        if blocker is not None and not os.access(blocker, os.W_OK):
+            raise StoreError(self.path, f"cannot create it ({blocker} is not writable)",
+                             "give a --store path in a writable folder")
+
     # ------------------------------------------------------------------ writing
     @contextmanager
     def _writer(self) -> Iterator[sqlite3.Connection]:
+        blocker = next((p for p in self.path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise StoreError(self.path, f"cannot create its folder ({blocker} is a file)",
+                             "give a --store path in a writable folder")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from review.prisma import DEFAULT_COUNTS, CountsError
 from review.published import DEFAULT_PUBLISHED, PublishedError, load_published
@@ -38,9 +40,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")
 
 
+def _unwritable(out: str) -> str | None:
+    """Why the --out folder cannot be made, checked before any work (None when it can)."""
+    path = Path(out)
+    if path.exists():
+        return None if path.is_dir() else "exists and is not a folder"
+    parent = next((p for p in path.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is a file"
+    return None if os.access(parent, os.W_OK) else f"cannot be created: {parent} is not writable"
+
+
 def run(args: argparse.Namespace) -> int:
     from review.report import build_report
 
+    problem = _unwritable(args.out)
+    if problem:
+        print(f"review report: --out {args.out}: {problem}", file=sys.stderr)
+        return 2
     try:
         df = load_studies(args.csv)
         published = load_published(args.published)

@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     except StudyFileError as exc:
         print(f"review validate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder, an unreadable file: name it, no traceback
+        print(f"review validate: {path}: cannot be read as a studies CSV ({exc.strerror or exc})", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({"csv": str(path), "rows": n_rows, "valid": not problems,
                           "problems": [p.to_dict() for p in problems]}, indent=2, ensure_ascii=False))
