@@ -184,7 +184,8 @@ class Profile:
 
     def merged(self, other: "Profile") -> "Profile":
         """This profile with `other`'s measurements added (other wins where both measured)."""
-        return replace(other, backbones={**self.backbones, **other.backbones})
+        commands = list(dict.fromkeys(c.strip() for c in f"{self.command}; {other.command}".split(";")))
+        return replace(other, backbones={**self.backbones, **other.backbones}, command="; ".join(commands))
 
 
 def profile_path(cache_dir: str | Path, info: dict | None = None) -> Path:
@@ -244,8 +245,11 @@ class CostModel:
     def __init__(self, profile: Profile):
         self.profile = profile
 
-    def trial(self, spec, images) -> Estimate:
-        """Estimate of one trial (a TrialSpec) from its ImageCounts; phases in seconds."""
+    def trial(self, spec, images, cached: frozenset = frozenset()) -> Estimate:
+        """Estimate of one trial (a TrialSpec) from its ImageCounts; phases in seconds.
+
+        `cached` names the activations an earlier trial of the sweep already put in the cache
+        ("pooled", "boundary"; see `activation_key`): their fill costs nothing here."""
         from .backbones import get_backbone
 
         backbone = get_backbone(spec.backbone)
@@ -259,6 +263,8 @@ class CostModel:
         prepared = images.all + copies * images.train                 # copy 0 of every image + rotated copies
         prep = prepared * size * size / 1e6 * p.prep_s_per_megapixel
         fill = math.ceil(prepared / CHUNK) * cost.forward(CHUNK) + prep
+        pooled = 0.0 if "pooled" in cached else fill + cost.forward_trace_s
+        boundary = 0.0 if "boundary" in cached else fill - prep + cost.forward_trace_s
         phases = {"build": cost.build_s}
 
         def head_runs(candidates: int, with_warm_fits: int = 0) -> float:
@@ -270,7 +276,7 @@ class CostModel:
         strategy = spec.strategy
         options = spec.to_dict()["strategy_options"]
         if strategy == "feature_extractor":
-            phases.update(cache_fill=fill + cost.forward_trace_s, training=head_runs(len(options["lrs"])))
+            phases.update(cache_fill=pooled, training=head_runs(len(options["lrs"])))
         elif strategy.startswith("hybrid_"):
             kind = strategy.split("_", 1)[1]
             candidates = hybrid_candidates(options, kind)
@@ -280,12 +286,12 @@ class CostModel:
             else:
                 trees = sum(c.get("n_estimators", 100) for c in candidates) / len(candidates)
                 fit = p.rf_fit_s * (fold_items / 1000) * trees / 100
-            phases.update(cache_fill=fill + cost.forward_trace_s, training=n_fits * fit)
+            phases.update(cache_fill=pooled, training=n_fits * fit)
         elif strategy == "partial_finetune":
             runs = folds * len(options["lrs"])
             steps = (runs * math.ceil(fold_items / batch) + math.ceil(images.train_oversampled / batch)) * epochs
             phases.update(
-                cache_fill=2 * fill - prep + 2 * cost.forward_trace_s,      # pooled features + boundary activations
+                cache_fill=pooled + boundary,                                # pooled features + boundary activations
                 warm_start=head_runs(len(options["head_lrs"]), with_warm_fits=folds + 1),
                 training=steps * cost.tail(batch) + cost.tail_trace_s,
                 validation=runs * epochs * math.ceil(val / CHUNK) * cost.tail(CHUNK) / 3)
@@ -296,6 +302,15 @@ class CostModel:
                           validation=runs * epochs * math.ceil(val / CHUNK) * cost.forward(CHUNK))
         phases["test"] = math.ceil(images.test / CHUNK) * cost.forward(CHUNK)
         return Estimate(sum(phases.values()), {k: round(v, 2) for k, v in phases.items()}, note)
+
+    @staticmethod
+    def activation_key(spec) -> tuple:
+        """What the cached activations of a trial depend on (weights, data, split, preprocessing, augmentation):
+        trials of a sweep that share it share the cache, so only the first one fills it."""
+        d = spec.to_dict()
+        random_init = d["weights"] == "none"
+        return (d["backbone"], d["input_size"], d["weights"], d["seed"] if random_init or d["train_patients"] else None,
+                d["train_patients"], json.dumps([d["data"], d["preprocessing"], d["augmentation"]], sort_keys=True))
 
     def source(self, backbone_name: str, size: int, images: tuple[int, int], epochs: int, batch: int,
                copies: int) -> Estimate:

@@ -27,7 +27,7 @@ def dry_run(sweep) -> dict:
     profile, measured_here = load_profile(sweep.cache_dir)
     model = CostModel(profile)
     observed = _observed(sweep.store_path)
-    trials, total = [], 0.0
+    trials, total, filled = [], 0.0, {}
     for tp in plan.trials:
         spec = tp.spec
         entry = {"trial_id": spec.trial_id, "backbone": spec.backbone, "strategy": spec.strategy,
@@ -42,7 +42,11 @@ def dry_run(sweep) -> dict:
             seconds = 0.0
             entry.update(estimated_s=None, estimate="unknown", note=f"images {tp.data.how}")
         else:
-            est = model.trial(spec, tp.images)
+            key = model.activation_key(spec)
+            est = model.trial(spec, tp.images, frozenset(filled.get(key, ())))
+            filled.setdefault(key, set()).update(
+                {"feature_extractor": {"pooled"}, "hybrid_svm": {"pooled"}, "hybrid_rf": {"pooled"},
+                 "partial_finetune": {"pooled", "boundary"}}.get(spec.strategy, set()))
             seconds = est.seconds
             entry.update(estimated_s=round(seconds, 1), estimate="profile" if measured_here else "default table",
                          phases=est.phases, note=est.note)

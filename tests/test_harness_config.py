@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import pickle
 
 import pytest
 import yaml
@@ -69,6 +70,9 @@ def test_trial_spec_is_frozen_and_replace_gives_a_new_id():
     as_dict = spec.to_dict()
     as_dict["training"]["epochs"] = 99                       # a copy: the spec is unchanged
     assert spec.training["epochs"] == 50
+    again = pickle.loads(pickle.dumps(spec))                 # executors ship specs to worker processes
+    assert again == spec and again.trial_id == spec.trial_id and hash(again) == hash(spec)
+    assert len({spec, again, other}) == 2
 
 
 # Each case: where the bad value goes, the value, the key path the error must name, and text it must hold.

@@ -178,3 +178,11 @@ def test_bench_profile_measures_and_the_dry_run_uses_it(tmp_path, capsys):
     plan = json.loads(capsys.readouterr().out)
     assert plan["trials"][0]["estimate"] == "profile" and plan["assumed"]["note"] is None
     assert os.path.samefile(plan["assumed"]["profile"], result["path"])
+
+
+def test_docs_show_the_default_table(repo_root):
+    from harness.cost import markdown_table
+
+    docs = (repo_root / "docs" / "harness.md").read_text(encoding="utf-8")
+    assert markdown_table(default_profile()) in docs, \
+        "docs/harness.md's default cost table is stale: paste the output of `python -m harness.cost`"

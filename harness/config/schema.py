@@ -110,7 +110,7 @@ Strategy = Annotated[str, AfterValidator(_strategy)]
 Weights = Annotated[Any, AfterValidator(_weights)]
 
 
-def axis(item_type: Any, *, required: bool = False):
+def axis(item_type: Any):
     """A grid axis: one value or a non-empty list of values."""
     return Annotated[list[item_type], BeforeValidator(_as_list), Field(min_length=1)]
 
@@ -381,13 +381,10 @@ def _words(tp: Any, meta: list) -> str:
     base = {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(tp, "text")
     bounds = []
     for m in meta:
-        for cls, sign in ((at.Ge, ">="), (at.Gt, ">"), (at.Le, "<="), (at.Lt, "<")):
+        for cls, sign, attr in ((at.Ge, ">=", "ge"), (at.Gt, ">", "gt"), (at.Le, "<=", "le"), (at.Lt, "<", "lt")):
             if isinstance(m, cls):
-                bounds.append(f"{sign} {getattr(m, sign_attr[sign]):g}")
+                bounds.append(f"{sign} {getattr(m, attr):g}")
     return base + (" " + " and ".join(bounds) if bounds else "")
-
-
-sign_attr = {">=": "ge", ">": "gt", "<=": "le", "<": "lt"}
 
 
 def key_table(model: type[Section] = Sweep, prefix: str = "") -> list[tuple[str, str, str, str]]:

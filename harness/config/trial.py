@@ -65,12 +65,24 @@ class TrialSpec:
             body["source"] = _thawed(self.source)
         return body
 
+    def __hash__(self) -> int:
+        return hash(self.trial_id)
+
+    def __reduce__(self):
+        """Pickle as plain data (mapping proxies do not pickle): executors can ship specs to workers."""
+        body = self._body()
+        return (_rebuild, (body,))
+
     def to_dict(self) -> dict:
         """Plain nested dict (JSON types) with `trial_id`: what `run_trial` takes and the store keeps."""
         return {**self._body(), "trial_id": self.trial_id}
 
     def label(self) -> str:
         return f"{self.backbone} {self.strategy} {self.weights}"
+
+
+def _rebuild(body: dict) -> TrialSpec:
+    return TrialSpec(**body)
 
 
 def trial_id(trial: Mapping[str, Any]) -> str:
