@@ -12,6 +12,8 @@ selected_epochs, wall_time_s, train_images_per_s, test_images_per_s, peak_memory
 trainable_params, total_params, images_per_s_<phase> and share_of_reference_<phase> for
 the phases cache_fill, head_training, fine_tuning and test, precision, backend, device,
 machine, versions, data_fingerprint, started_at, finished_at, error, config (JSON).
+Cells a spreadsheet would run as a formula (leading =, +, -, @, tab, CR; not plain
+numbers) get a leading quote (`review.spreadsheet.neutralise`, in harness/results/export.py).
 
 Exit codes: 0 listed (also when the store holds no finished trial yet), 2 no store, or a
 file that is not a results store (the message names it).
