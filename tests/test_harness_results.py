@@ -171,6 +171,24 @@ def test_concurrent_writers_of_one_trial_record_it_once(tmp_path):
     assert len(ResultStore(path).done_ids()) == 9
 
 
+def test_a_store_appears_complete_to_readers_polling_while_it_is_created(tmp_path):
+    problems: list[str] = []
+    for i in range(15):
+        path = tmp_path / f"s{i}" / "r.sqlite"
+        writer = threading.Thread(target=lambda p=path: ResultStore(p).record(_row("a")))
+        writer.start()
+        while writer.is_alive() or not path.exists():
+            if path.exists():
+                try:
+                    ResultStore(path).rows()
+                except StoreError as exc:             # an empty or half-made store
+                    problems.append(str(exc))
+        writer.join()
+        assert [r["trial_id"] for r in ResultStore(path).rows()] == ["a"]
+        assert sorted(p.name for p in path.parent.iterdir() if not p.name.startswith("r.sqlite")) == []
+    assert problems == []
+
+
 @pytest.mark.parametrize("bad,text", [
     ({"trial_id": ""}, "trial_id must be non-empty"),
     ({"status": "running"}, "status must be one of done, failed"),

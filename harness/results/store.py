@@ -138,8 +138,8 @@ class ResultStore:
                              "give a --store path in a writable folder")
 
     # ------------------------------------------------------------------ writing
-    @contextmanager
-    def _writer(self) -> Iterator[sqlite3.Connection]:
+    def _folder(self) -> None:
+        """Create the store's folder, or say why it cannot be."""
         blocker = next((p for p in self.path.parents if p.exists()), None)
         if blocker is not None and not blocker.is_dir():
             raise StoreError(self.path, f"cannot create its folder ({blocker} is a file)",
@@ -151,6 +151,10 @@ class ResultStore:
                              "give a --store path in a writable folder") from None
         if self.path.is_dir():
             raise StoreError(self.path, "is a folder, not a results store", "give a file path such as runs/x/results.sqlite")
+
+    @contextmanager
+    def _writer(self) -> Iterator[sqlite3.Connection]:
+        self._folder()
         try:
             con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
@@ -171,6 +175,8 @@ class ResultStore:
         """Create (or check) the store for writing: folder, table, WAL, schema version. Idempotent."""
         if self._initialised:
             return self
+        if not self.path.exists():
+            self._create()
         with self._writer() as con:
             self._check(con, writing=True)
             if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -186,6 +192,27 @@ class ResultStore:
                 raise
         self._initialised = True
         return self
+
+    def _create(self) -> None:
+        """Build a new store under a temporary name and link it into place: a reader (the dashboard, a
+        test polling a running sweep) sees either no file or a complete store, never an empty one."""
+        self._folder()
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        try:
+            with closing(sqlite3.connect(tmp, isolation_level=None)) as con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute(CREATE_TABLE)
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            try:
+                os.link(tmp, self.path)                       # never replaces a store another writer made first
+            except FileExistsError:
+                pass
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(self.path, f"cannot be created ({exc})", "give a --store path in a writable folder") \
+                from None
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
 
     def record(self, row: Mapping[str, Any] | TrialRow) -> None:
         """Insert a trial row, or replace a failed attempt; a done trial is never overwritten."""
