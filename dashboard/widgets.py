@@ -10,26 +10,61 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import figures, sources
-from dashboard.settings import Paths
+from dashboard.settings import Access, PathRefused, Paths, check_path
 
 _PATH_LABELS = {"studies": "Studies CSV", "results": "Harness results store",
                 "table2": "Ho & Kim Table 2 CSV", "prisma": "PRISMA counts CSV"}
 
 
+def access() -> Access:
+    """This server's policy: where it listens (Streamlit's server.address) and the TLMI_* access options."""
+    return Access.from_env(st.get_option("server.address"))
+
+
 def current_paths() -> Paths:
-    """Environment defaults, overridden by what the user typed in the sidebar this session."""
+    """The server's configured paths; with `--allow-path-edit`, overridden by accepted sidebar entries.
+
+    Without that option whatever the browser sends for a path is ignored (the
+    sidebar has no path inputs then); with it, an entry outside the data roots
+    is ignored and the sidebar says why.
+    """
     base = Paths.from_env()
-    overrides = {name: st.session_state.get(f"path_{name}") for name in _PATH_LABELS}
+    policy = access()
+    if not policy.allow_path_edit:
+        return base
+    overrides = {}
+    for name in _PATH_LABELS:
+        value = st.session_state.get(f"path_{name}")
+        if value is not None and str(value).strip() and str(value).strip() != str(getattr(base, name)):
+            try:
+                overrides[name] = check_path(value, policy.data_roots)
+            except PathRefused:
+                continue
     return base.replace(**overrides)
 
 
 def paths_sidebar() -> Paths:
-    """Sidebar with one text box per input path (pre-filled from TLMI_* variables / defaults)."""
+    """The data paths in the sidebar: read-only, or editable within the data roots (`dashboard --allow-path-edit`)."""
     base = Paths.from_env()
-    with st.sidebar.expander("Data files", expanded=False):
-        st.caption("Defaults come from TLMI_STUDIES_CSV, TLMI_RESULTS, TLMI_TABLE2_CSV, TLMI_PRISMA.")
+    policy = access()
+    box = st.sidebar.expander("Data files", expanded=False)
+    if not policy.allow_path_edit:
+        box.caption("Set by whoever started the server (`dashboard --studies/--results/--table2/--prisma` or "
+                    "the TLMI_* variables); read-only here.")
         for name, label in _PATH_LABELS.items():
-            st.text_input(label, value=str(getattr(base, name)), key=f"path_{name}")
+            box.markdown(f"**{label}**  \n`{getattr(base, name)}`")
+    else:
+        box.caption("Editable for this browser session, to files under: "
+                    + ", ".join(f"`{r}`" for r in policy.data_roots) + ".")
+        for name, label in _PATH_LABELS.items():
+            value = box.text_input(label, value=str(getattr(base, name)), key=f"path_{name}")
+            if value.strip() and value.strip() != str(getattr(base, name)):
+                try:
+                    check_path(value, policy.data_roots)
+                except PathRefused as exc:
+                    box.error(f"Not used: {exc} Still showing `{getattr(base, name)}`.")
+    st.sidebar.caption(f"Served on {policy.served_on()}. Adding studies: "
+                       + ("**on**." if policy.writes else "**off** (read-only server)."))
     return current_paths()
 
 
@@ -83,8 +118,42 @@ def downloads(name: str, *args: Any, stem: str, png: bytes | None = None, **kwar
 def table(df: pd.DataFrame, stem: str, **kwargs: Any) -> None:
     """Show a table and offer it as CSV."""
     st.dataframe(df, hide_index=True, **kwargs)
-    st.download_button("CSV", lambda: df.to_csv(index=False).encode("utf-8"), file_name=f"{stem}.csv",
-                       mime="text/csv", key=f"csv_{stem}", on_click="ignore")
+    csv_button(df, stem)
+
+
+def csv_button(df: pd.DataFrame, stem: str, label: str = "CSV") -> None:
+    """A download button with `df` as CSV, formula cells neutralised (drawn only when clicked)."""
+    st.download_button(label, lambda: csv_bytes(df), file_name=f"{stem}.csv", mime="text/csv",
+                       key=f"csv_{stem}", on_click="ignore")
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """`df` as UTF-8 CSV in which no cell starts like a spreadsheet formula (every dashboard download uses this).
+
+    Lines end in CRLF (RFC 4180), so a cell holding a bare CR is quoted too.
+    """
+    return neutralise_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` whose text cells (and column names) pass through the formula-injection guard."""
+    neutralise = _formula_guard()
+    out = df.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def _formula_guard() -> Callable[[str], str]:
+    """`review.spreadsheet.neutralise`, the project's one guard (OWASP CSV injection)."""
+    try:
+        from review.spreadsheet import neutralise
+    except ImportError:  # interim, until review.spreadsheet lands: the same OWASP rule
+        def neutralise(value: str) -> str:
+            return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return neutralise
 
 
 def slug(text: str) -> str:

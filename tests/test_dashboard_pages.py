@@ -14,9 +14,22 @@ PAGES = APP.parent / "app_pages"
 TIMEOUT = 60
 
 
+@pytest.fixture(autouse=True)
+def server_address():
+    """The address Streamlit reports as bound (AppTest has no server): localhost, as `dashboard` binds it."""
+    from streamlit import config
+
+    old = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield config
+    config.set_option("server.address", old)
+
+
 @pytest.fixture
 def inputs(tmp_path, monkeypatch, repo_root):
     """Studies CSV + results store in tmp, exported the way a user (or `dashboard --studies`) would."""
+    for var in ("TLMI_ALLOW_WRITES", "TLMI_ALLOW_PATH_EDIT", "TLMI_DATA_ROOTS"):
+        monkeypatch.delenv(var, raising=False)
     studies = make_studies(tmp_path / "studies.csv")
     store = make_store(tmp_path / "runs" / "test" / "results.sqlite", n=40, failed=1)
     monkeypatch.setenv("TLMI_STUDIES_CSV", str(studies))
@@ -55,8 +68,10 @@ def test_app_runs_and_switches_to_every_page(inputs):
         at.switch_page(f"app_pages/{name}.py").run()
         no_failure(at)
         assert at.title[0].value == title
-    # the sidebar shows the paths the TLMI_* variables chose
-    assert at.sidebar.text_input(key="path_studies").value == str(inputs["studies"])
+    # the sidebar shows the paths the TLMI_* variables chose, read-only (no input to change them)
+    assert any(str(inputs["studies"]) in m.value for m in at.sidebar.markdown)
+    assert not at.sidebar.text_input
+    assert any("Adding studies: **on**" in c.value for c in at.sidebar.caption)
 
 
 # --------------------------------------------------------------------- literature

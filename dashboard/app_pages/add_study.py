@@ -35,9 +35,17 @@ NOT_STATED = "(not stated)"
 
 st.title("Add a study")
 paths = widgets.current_paths()
-st.caption(f"Appends one row to **{paths.studies}** with the same checks as `review add`: every field is "
-           "validated against the codebook, a study already present (same study_id, DOI, or title + year) "
-           "is refused, and the file is only replaced once the new row is valid.")
+policy = widgets.access()
+if not policy.writes:
+    st.warning(f"**Read-only mode.** This server listens on {policy.served_on()} and was started without "
+               "`--allow-writes`, so studies cannot be added from the browser. Add them with `review add`, or "
+               "ask whoever runs the server.", icon=":material/lock:")
+    st.stop()
+mode = "this machine only" if policy.local else "network server started with --allow-writes"
+st.caption(f"**Mode: adding studies is on** ({mode}). Appends one row to **{paths.studies}** with the same checks as `review add`: "
+           "every field is validated against the codebook, a study already present (same study_id, DOI, or "
+           "title + year) is refused, and the file is only replaced once the new row is valid, under the same "
+           "file lock as `review add`.")
 
 try:
     cb = sources.codebook()
@@ -94,7 +102,7 @@ with st.form("add_study", clear_on_submit=False):
             values[name] = _widget(cb[name], cols[i % 2])
     submitted = st.form_submit_button("Validate and add", type="primary")
 
-if submitted:
+if submitted and widgets.access().writes:
     record = _record(values)
     try:
         row = append_study(paths.studies, record, codebook=cb)

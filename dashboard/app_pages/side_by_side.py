@@ -114,9 +114,7 @@ if table2 is not None:
         f"{shown_metric}_published": st.column_config.NumberColumn("published", format="%.2f"),
         f"{shown_metric}_harness": st.column_config.NumberColumn("harness (mean)", format="%.3f"),
         f"{shown_metric}_diff": st.column_config.NumberColumn("harness − published", format="%+.3f")})
-    st.download_button("CSV (every column)", lambda: comparison.to_csv(index=False).encode("utf-8"),
-                       file_name="ho-kim-2021-table2-vs-harness.csv", mime="text/csv", key="csv_table2",
-                       on_click="ignore")
+    widgets.csv_button(comparison, "ho-kim-2021-table2-vs-harness", label="CSV (every column)")
     if matched:
         widgets.figure("table2_differences", comparison, views.TABLE2_METRICS, stem="table2-differences")
     st.caption(f"Published values: {table2['source'].iloc[0]}. The paper's AUC column is its 'micro-averaged "
