@@ -143,7 +143,8 @@ def table2_differences(comparison: pd.DataFrame, metrics: tuple[str, ...]):
     lim = max(float(np.nanmax(np.abs(diff))), 0.05)
     im = ax.imshow(diff, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(metrics)), metrics, rotation=30, ha="right")
-    labels = [f"{m} (depth {d})" if d != "–" else f"{m} (from scratch)" for m, d in zip(rows["model"], rows["depth"])]
+    labels = [(f"{m} (depth {d})" if d != "–" else f"{m} (from scratch)") + (f" [{w}]" if w else "")
+              for m, d, w in zip(rows["model"], rows["depth"], rows.get("harness_weights", [""] * len(rows)))]
     ax.set_yticks(range(len(rows)), labels)
     for (r, c), v in np.ndenumerate(diff):
         if np.isfinite(v):

@@ -207,6 +207,7 @@ def trials_frame(records: list[dict[str, Any]], path: str | Path = "<records>") 
     for col in ("backbone", "strategy", "weights", "dataset", "status"):
         frame[col] = frame[col].astype("string").fillna("?").astype(str)
     numeric = [c for c in TRIAL_COLUMNS if c not in TEXT_COLUMNS + ["confusion"]]
+    numeric += [c for c in frame.columns if c.startswith(("images_per_s_", "share_of_reference_"))]
     for col in numeric:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
@@ -236,6 +237,10 @@ def _trial_row(i: int, rec: Any, path: str | Path) -> dict[str, Any]:
            "backend": rec.get("backend"), "device": rec.get("device"),
            "machine": _text(rec.get("machine")), "versions": _text(rec.get("versions")),
            "error": rec.get("error"), "store": rec.get("store"), "config": _text(config)}
+    for phase, measured in (timings.get("throughput") or {}).items():  # per-phase throughput (issue 10)
+        if isinstance(measured, dict):
+            row[f"images_per_s_{phase}"] = measured.get("images_per_s")
+            row[f"share_of_reference_{phase}"] = measured.get("share_of_reference")
     for key in METRIC_COLUMNS:
         value = test.get(key)
         if value is not None and not _is_fraction(value):
@@ -341,3 +346,43 @@ def published_spearman() -> pd.DataFrame:
             rows.append({"metric": metric, "published_r": pub.value(keys[0]), "published_p": pub.value(keys[1]),
                          "where": pub[keys[0]].where})
     return pd.DataFrame(rows, columns=["metric", "published_r", "published_p", "where"])
+
+
+FIGURE6_SELECTIONS = {"review": "the review's selection (one model, one TL type, one modality)",
+                      "all": "every study with a data size and the measure"}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def figure6_points(studies: pd.DataFrame, measure: str) -> dict[str, pd.DataFrame]:
+    """Figure 6's points (study_id, size = data per class, value, title, modality) under both selections.
+
+    `review`: the paper's rule (review.spearman); `all`: every study with a data
+    size and the measure whose metrics measure the TL model itself.
+    """
+    import inspect
+
+    mod = _review("spearman")
+    titles = studies.set_index("study_id")["title"] if "title" in studies else None
+    selectable = "selection" in inspect.signature(mod.analyse).parameters
+    out = {}
+    for selection in FIGURE6_SELECTIONS:
+        if selectable:
+            points = mod.analyse(studies, n_boot=0, selection=selection).points
+        elif selection == "review":
+            points = mod.analyse(studies, n_boot=0).points
+        else:  # until review.spearman takes `selection` (issue 12): the same rule, applied here
+            points = views.literature_points(studies, measure).rename(columns={"data_per_class": "size"})
+        if "metric" in points:
+            points = points[points["metric"] == measure].drop(columns="metric")
+        if titles is not None and "title" not in points:
+            points = points.assign(title=points["study_id"].map(titles))
+        out[selection] = points.reset_index(drop=True)
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def meta(studies: pd.DataFrame, measure: str, moderators: tuple[str, ...] = (), method: str = "reml"
+         ) -> tuple[dict, pd.DataFrame]:
+    """`review.meta.meta_analysis` on these studies: (the `review meta --json` result, its per-study frame)."""
+    result = _review("meta").meta_analysis(studies, metric=measure, moderators=list(moderators), method=method)
+    return result.to_dict(), result.studies

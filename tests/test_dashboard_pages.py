@@ -227,28 +227,73 @@ def test_experiments_malformed_store_is_an_error_not_a_traceback(inputs, tmp_pat
 
 
 # --------------------------------------------------------------------- side by side
-def test_side_by_side_puts_runs_next_to_the_literature(inputs):
-    at = page("side_by_side")
+def charts_of(at: AppTest) -> list[dict]:
+    """The Vega-Lite specs the page sent (AppTest has no chart element of its own)."""
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_side_by_side_charts_per_tl_strategy(inputs):
+    at = page("side_by_side")  # "By TL strategy" is the tab open by default
     no_failure(at)
     assert not texts(at, "error")
+    assert len(charts_of(at)) == 1 and "facet" in charts_of(at)[0]
+    summary = at.dataframe[0].value.set_index(["tl_type", "origin"])
+    rows = store_rows(40)
+    assert summary.loc[("fine-tuning", "literature"), "n"] == 2  # alpha2017, gamma2019
+    assert summary.loc[("fine-tuning", "literature"), "median"] == pytest.approx((0.91 + 0.88) / 2)
+    assert summary.loc[("fine-tuning", "harness"), "n"] == sum(r["strategy"] == "partial_finetune" for r in rows)
+    at.radio(key="sbs_metric").set_value("auc_weighted").run()
+    summary = at.dataframe[0].value.set_index(["tl_type", "origin"])
+    assert summary.loc[("fine-tuning", "literature"), "median"] == pytest.approx((0.95 + 0.9) / 2)
+
+
+def test_side_by_side_usage_tables(inputs):
+    at = page("side_by_side", sbs_tab="Tables")
+    no_failure(at)
     rows = store_rows(40)
     by_tl = at.dataframe[0].value.set_index("tl_type")
     assert by_tl.loc["fine-tuning", "lit_studies"] == 2  # alpha2017, gamma2019
     assert by_tl.loc["fine-tuning", "harness_trials"] == sum(r["strategy"] == "partial_finetune" for r in rows)
-    comparison = at.dataframe[2].value.set_index("model")
-    vgg = [sum(r["backbone"] == "VGG16" and r["strategy"] == s for r in rows)
-           for s in ("feature_extractor", "partial_finetune")]
-    assert comparison.loc["VGG16", "harness_trials"].tolist() == vgg and min(vgg) > 0
-    assert comparison.loc["InceptionV3", "harness_trials"].tolist() == [0, 0]
+
+
+def test_side_by_side_table2_dumbbell_per_weights(inputs):
+    at = page("side_by_side", sbs_tab="Ho & Kim Table 2")
+    no_failure(at)
     assert "did not start from ImageNet" in texts(at, "warning")[0]
+    assert len(charts_of(at)) == 1
+    dumbbell = at.dataframe[0].value
+    rows = store_rows(40)
+    vgg0 = dumbbell[dumbbell["label"] == "VGG16 · depth 0"].set_index("weights")
+    for weights in vgg0.index:
+        expected = [r for r in rows if r["backbone"] == "VGG16" and r["strategy"] == "feature_extractor"
+                    and r["weights"] == weights]
+        assert vgg0.loc[weights, "trials"] == len(expected) > 0
+        assert vgg0.loc[weights, "harness"] == pytest.approx(
+            sum(r["metrics"]["test"]["accuracy"] for r in expected) / len(expected))
+    assert dumbbell.loc[dumbbell["label"] == "InceptionV3 · depth 0", "trials"].tolist() == [0]
+
+
+@pytest.mark.parametrize("tab", ["Data size", "Meta-analysis", "Cost"])
+def test_side_by_side_other_tabs_render(inputs, tab):
+    at = page("side_by_side", sbs_tab=tab)
+    no_failure(at)
+    assert not texts(at, "error")
+    if tab == "Data size":
+        spec = charts_of(at)[0]
+        assert "facet" in spec  # one panel per Figure 6 selection
 
 
 def test_side_by_side_without_results_still_shows_the_literature(inputs, tmp_path, monkeypatch):
     monkeypatch.setenv("TLMI_RESULTS", str(tmp_path / "empty"))
-    at = page("side_by_side")
+    at = page("side_by_side", sbs_tab="Tables")
     no_failure(at)
     assert "harness sweep configs/quick.yaml" in texts(at, "info")[0]
     assert at.dataframe[0].value["lit_studies"].sum() == 5  # every study with a coded TL type ('many' included)
+    at = page("side_by_side")
+    no_failure(at)
+    assert len(charts_of(at)) == 1
 
 
 @pytest.mark.slow

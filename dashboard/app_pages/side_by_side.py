@@ -1,21 +1,29 @@
-"""Side by side: what the literature used and reported next to what the harness measured and cost."""
+"""Side by side: what the literature reported next to what the harness measured, as charts.
+
+Tabs (lazy: only the open one runs, each linkable as ?sbs_tab=...): per TL
+strategy; Ho & Kim Table 2 against the harness; data size; meta-analysis;
+cost; the usage tables. Chart data comes from `dashboard.views`, charts from
+`dashboard.charts`.
+"""
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import sources, views, widgets
-from review.plotting import MODALITY_COLORS, color_for
+from dashboard import charts, sources, views, widgets
 
 SWEEP_HINT = "Run `harness sweep configs/quick.yaml` to add your own measurements here."
+MEASURES = {"accuracy": "accuracy", "auc_weighted": "AUC (harness: class-weighted one-vs-rest)"}
+MODERATORS = {"tl_type": "TL type", "backbone_category": "backbone category", "modality": "modality",
+              "year": "publication year", "log10_images": "log10 number of images"}
+TABS = ["By TL strategy", "Ho & Kim Table 2", "Data size", "Meta-analysis", "Cost", "Tables"]
 
 st.title("Side by side")
 st.caption("The review's coded studies (Kim et al. 2022, from the studies CSV) next to your harness trials. "
-           "Harness strategies are mapped to the review's TL types (feature_extractor → feature "
-           "extractor, hybrid → feature extractor hybrid, partial_finetune → fine-tuning, full_finetune → "
-           "fine-tuning from scratch) and backbones to its families (VGG, Inception, ResNet, Inception-ResNet, "
-           "AlexNet; everything else → other).")
+           "Harness strategies map to the review's TL types: feature_extractor → feature extractor, hybrid_* → "
+           "feature extractor hybrid, partial_finetune → fine-tuning, full_finetune → fine-tuning from scratch. "
+           "Literature values are each study's best reported test result on its own task and data; harness values "
+           "are test results on the cardiac slice-range task: context, not a like-for-like comparison.")
 
 paths = widgets.current_paths()
 studies = widgets.load(sources.studies, paths.studies)
@@ -29,93 +37,182 @@ except (sources.SourceError, sources.Unavailable) as exc:
     trials = sources.trials_frame([])
 if studies is None:
     studies = pd.DataFrame(columns=["study_id", "title", "year", "modality", "tl_type", "backbone_family",
-                                    "accuracy", "auc", "n_images", "n_patients", "n_classes"])
+                                    "accuracy", "auc", "n_images", "n_patients", "n_classes", "source_url"])
 
-metric = st.radio("performance measure", ["accuracy", "auc_weighted"], horizontal=True, key="sbs_metric",
-                  format_func={"accuracy": "accuracy",
-                               "auc_weighted": "AUC (harness: class-weighted one-vs-rest)"}.get)
-lit_metric = "auc" if metric.startswith("auc") else "accuracy"
+metric = st.radio("performance measure", list(MEASURES), horizontal=True, key="sbs_metric", format_func=MEASURES.get)
+lit_measure = views.literature_measure(metric)
+label = "AUC" if lit_measure == "auc" else "accuracy"
+reporting = int(pd.to_numeric(studies.get(lit_measure), errors="coerce").notna().sum()) if len(studies) else 0
+st.write(f"**{reporting}** of {len(studies)} studies report {label}; **{int(trials[metric].notna().sum())}** finished "
+         f"harness trials have it.")
 
-# ------------------------------------------------ usage and reported performance
-measure = "AUC" if metric.startswith("auc") else "accuracy"
-st.subheader("How often the literature used each option, what it reported, what the harness measured")
-st.caption(f"`lit_` columns: the {len(studies)} studies of the CSV (share = of all of them, coded or not; "
-           f"median {measure} over the `lit_n_reporting` studies that reported it). `harness_` columns: your "
-           f"finished trials, their {measure} and their mean wall time per trial.")
-for by, label in (("tl_type", "TL type"), ("backbone_family", "backbone family")):
-    st.markdown(f"**By {label}**")
-    table = views.side_by_side(studies, trials, by, metric)
-    widgets.table(table, stem=f"side-by-side-{by}-{metric}", column_config={
-        by: st.column_config.TextColumn(label),
-        "lit_studies": st.column_config.NumberColumn("lit. studies"),
-        "lit_share": st.column_config.NumberColumn("lit. share", format="percent"),
-        f"lit_median_{lit_metric}": st.column_config.NumberColumn(f"lit. median {measure}", format="%.3f"),
-        "lit_n_reporting": st.column_config.NumberColumn("lit. n reporting"),
-        "harness_trials": st.column_config.NumberColumn("harness trials"),
-        f"harness_mean_{metric}": st.column_config.NumberColumn(f"harness mean {measure}", format="%.3f"),
-        f"harness_best_{metric}": st.column_config.NumberColumn(f"harness best {measure}", format="%.3f"),
-        "harness_mean_wall_time_s": st.column_config.NumberColumn("harness mean time (s)", format="%.1f")})
-st.caption("Literature values are each study's best reported test result on its own task and data; harness "
-           "values are test results on the cardiac slice-range task. Read them as context, not as a "
-           "like-for-like comparison.")
+tab_tl, tab_t2, tab_size, tab_meta, tab_cost, tab_tables = st.tabs(TABS, key="sbs_tab", on_change="rerun",
+                                                                   bind="query-params")
 
-# ------------------------------------------------------------ scatter
-st.subheader("Your runs on the literature's data size vs performance scatter")
-lit_points = views.literature_points(studies, lit_metric)
-runs = views.harness_scatter_points(trials, metric)
-RUNS = "your harness runs"
-points = pd.concat([
-    lit_points.assign(kind="study", group=lit_points["modality"], label=lit_points["title"]),
-    runs.assign(kind="your run", group=RUNS),
-], ignore_index=True)
-if points.empty:
-    st.info("Nothing to plot yet: no study has data size, number of classes and this measure coded, "
-            f"and there are no harness runs. {SWEEP_HINT}")
-else:
-    groups = sorted(set(points["group"]) - {RUNS})
-    colours = alt.Scale(domain=[*groups, RUNS], range=[color_for(g, MODALITY_COLORS) for g in groups] + ["#000000"])
-    chart = alt.Chart(points).mark_point(filled=True, size=80, opacity=0.85).encode(
-        x=alt.X("data_per_class:Q", scale=alt.Scale(type="log"),
-                title="data per class (patients for CT/MRI/microscopy, else images; log)"),
-        y=alt.Y("value:Q", title=lit_metric, scale=alt.Scale(zero=False)),
-        color=alt.Color("group:N", title="modality / runs", scale=colours),
-        shape=alt.Shape("kind:N", title="", scale=alt.Scale(domain=["study", "your run"],
-                                                            range=["circle", "diamond"])),
-        tooltip=["kind", "label", "group", alt.Tooltip("data_per_class:Q", format=".1f"),
-                 alt.Tooltip("value:Q", format=".3f")])
-    st.altair_chart(chart.interactive())
-    st.caption(f"{len(lit_points)} studies with data size and {lit_metric}; {len(runs)} harness configurations "
-               "(a run on N training patients sits at N / 3 patients per class, the review's MRI rule). "
-               "Hover a point for the study or run; scroll to zoom. The buttons give the same plot as a figure.")
-    widgets.downloads("literature_scatter", lit_points, runs, lit_metric, stem=f"data-size-vs-{lit_metric}")
+# ------------------------------------------------------------------ per TL strategy
+if tab_tl.open:
+    with tab_tl:
+        values = views.strategy_values(studies, trials, metric)
+        if values.empty:
+            st.info(f"Nothing to compare yet: no study with a TL type reports {label}, and no harness trial. "
+                    + SWEEP_HINT)
+        else:
+            st.altair_chart(charts.strategy_chart(values, label))
+            st.caption(f"Each grey circle is a study (its best reported {label}); each coloured mark a harness "
+                       "trial (colour = backbone, shape = starting weights); boxes span the quartiles, whiskers "
+                       "the range, the dark line is the median. Points are spread vertically only to be visible. "
+                       "Hover for the study, its data size and source, or the trial's configuration.")
+            widgets.table(views.strategy_summary(values), stem=f"by-tl-strategy-summary-{metric}", column_config={
+                c: st.column_config.NumberColumn(c, format="%.3f") for c in ("median", "q1", "q3", "min", "max")})
+            widgets.csv_button(values, f"by-tl-strategy-points-{metric}", label="CSV (every point)")
 
-# ------------------------------------------------------------ Table 2
-st.subheader("Ho & Kim 2021, Table 2: published vs the harness's reproduction")
-table2 = widgets.load(sources.table2, paths.table2)
-if table2 is not None:
-    comparison = views.table2_comparison(table2, trials)
-    matched = int((comparison["harness_trials"] > 0).sum())
-    st.write(f"{matched} of {len(comparison)} Table 2 rows have a matching harness run "
-             "(same backbone; depth 0 → feature_extractor, depth 1 → partial_finetune, CBR → full_finetune).")
-    if matched == 0:
-        st.info(f"No harness run matches a Table 2 row yet. `configs/ho-kim-2021.yaml` runs the paper's "
-                f"protocol; {SWEEP_HINT}")
-    weights = comparison.loc[comparison["harness_trials"] > 0, "harness_weights"]
-    if matched and not weights.str.fullmatch("imagenet").all():
-        st.warning("Some matched runs did not start from ImageNet weights (see `harness_weights`): Ho & Kim used "
-                   "ImageNet, so those differences measure a different starting point, not a failed reproduction.")
-    shown_metric = st.selectbox("Table 2 column", views.TABLE2_METRICS, index=4, key="sbs_t2_metric")
-    compact = comparison[["model", "depth", "strategy", "harness_trials", "harness_weights", "harness_datasets",
-                          f"{shown_metric}_published", f"{shown_metric}_harness", f"{shown_metric}_diff"]]
-    st.dataframe(compact, hide_index=True, column_config={
-        "harness_trials": st.column_config.NumberColumn("runs"),
-        "harness_weights": st.column_config.TextColumn("weights"),
-        "harness_datasets": st.column_config.TextColumn("dataset"),
-        f"{shown_metric}_published": st.column_config.NumberColumn("published", format="%.2f"),
-        f"{shown_metric}_harness": st.column_config.NumberColumn("harness (mean)", format="%.3f"),
-        f"{shown_metric}_diff": st.column_config.NumberColumn("harness − published", format="%+.3f")})
-    widgets.csv_button(comparison, "ho-kim-2021-table2-vs-harness", label="CSV (every column)")
-    if matched:
-        widgets.figure("table2_differences", comparison, views.TABLE2_METRICS, stem="table2-differences")
-    st.caption(f"Published values: {table2['source'].iloc[0]}. The paper's AUC column is its 'micro-averaged "
-               "AUC', computed as the class-frequency-weighted mean of one-vs-rest AUCs (= harness auc_weighted).")
+# ------------------------------------------------------------------ Table 2
+if tab_t2.open:
+    with tab_t2:
+        table2 = widgets.load(sources.table2, paths.table2)
+        if table2 is not None:
+            comparison = views.table2_comparison(table2, trials)
+            matched = comparison.loc[comparison["harness_trials"] > 0, "label"].nunique()
+            st.write(f"**{matched}** of {comparison['label'].nunique()} Table 2 rows have a matching harness run "
+                     "(same backbone; depth 0 → feature_extractor, depth 1 → partial_finetune, CBR → "
+                     "full_finetune), split by the weights the runs started from.")
+            if matched == 0:
+                st.info("No harness run matches a Table 2 row yet. `configs/ho-kim-2021.yaml` runs the paper's "
+                        f"protocol; {SWEEP_HINT}")
+            weights = comparison.loc[comparison["harness_trials"] > 0, "harness_weights"]
+            if matched and not (weights == "imagenet").all():
+                st.warning("Some matched runs did not start from ImageNet weights (named on the chart): Ho & Kim "
+                           "used ImageNet, so those differences measure a different starting point, not a failed "
+                           "reproduction.")
+            default = views.TABLE2_METRICS.index("auc_weighted" if lit_measure == "auc" else "accuracy")
+            column = st.selectbox("Table 2 column", views.TABLE2_METRICS, index=default, key="sbs_t2_metric")
+            dumbbell = views.table2_dumbbell(comparison, column)
+            st.altair_chart(charts.table2_chart(dumbbell, column))
+            st.caption("Black diamond: the value Ho & Kim 2021 print in Table 2. Coloured point and bar: the "
+                       "harness's mean ± sd over its runs (seeds) for that backbone and depth, one per starting "
+                       "weights, with the weights and number of runs written beside it.")
+            widgets.table(dumbbell, stem=f"table2-vs-harness-{column}", column_config={
+                c: st.column_config.NumberColumn(c, format="%.3f")
+                for c in ("published", "harness", "sd", "diff", "low", "high")})
+            widgets.csv_button(comparison, "ho-kim-2021-table2-vs-harness", label="CSV (every Table 2 column)")
+            if matched:
+                widgets.downloads("table2_differences", comparison, views.TABLE2_METRICS,
+                                  stem="table2-differences")
+            st.caption(f"Published values: {table2['source'].iloc[0]}. The paper's AUC column is its "
+                       "'micro-averaged AUC', computed as the class-frequency-weighted mean of one-vs-rest AUCs "
+                       "(= harness auc_weighted).")
+
+# ------------------------------------------------------------------ data size
+if tab_size.open:
+    with tab_size:
+        selections = widgets.load(sources.figure6_points, studies, lit_measure)
+        if selections is not None:
+            titled = {f"{name}: {sources.FIGURE6_SELECTIONS[name]} (n = {len(points)})": points
+                      for name, points in selections.items()}
+            frame = views.size_performance(titled, trials, metric)
+            if frame.empty:
+                st.info(f"Nothing to plot: no study has a data size and {label}, and no harness run has a "
+                        f"number of training patients. {SWEEP_HINT}")
+            else:
+                st.altair_chart(charts.size_chart(frame, label))
+                st.caption("Left: the studies Figure 6 of the review keeps; right: every study with a data size "
+                           f"and {label}. Lines: your harness's learning curves (mean ± sd over trials per "
+                           "configuration), N training patients of the 3-class task drawn at N / 3 per class, the "
+                           "review's unit for MRI. Hover for the study or configuration. The PNG and SVG buttons "
+                           "give the same comparison as a static figure for a report.")
+                widgets.csv_button(frame, f"data-size-vs-{lit_measure}", label="CSV (every point)")
+                runs = views.harness_scatter_points(trials, metric) if len(trials) else pd.DataFrame(
+                    columns=["data_per_class", "value"])
+                widgets.downloads("literature_scatter", views.literature_points(studies, lit_measure), runs,
+                                  lit_measure, stem=f"data-size-vs-{lit_measure}")
+
+# ------------------------------------------------------------------ meta-analysis
+if tab_meta.open:
+    with tab_meta:
+        st.caption(f"Random-effects meta-analysis of the reported {label} on the logit scale (`review meta`), "
+                   "which needs each study's test-set size (`n_test`). Studies without it are left out and listed.")
+        try:
+            overall, overall_studies = sources.meta(studies, lit_measure)
+        except sources.Unavailable as exc:
+            st.info(f"The meta-analysis is not available in this install: {exc}.")
+        except ValueError as exc:
+            st.info(f"No meta-analysis of {label} possible on these studies: {exc}")
+        else:
+            pooled = {"all studies": (overall, overall_studies)}
+            skipped = []
+            for tl in views.TL_TYPES:
+                subset = studies[studies["tl_type"] == tl]
+                try:
+                    pooled[tl] = sources.meta(subset, lit_measure)
+                except ValueError as exc:
+                    skipped.append(f"{tl} ({exc})")
+            rows = views.forest_rows(pooled)
+            st.altair_chart(charts.forest_chart(rows, f"{label} (random-effects, 95 % CI)"))
+            st.caption(f"Pooled over k = {overall.get('k')} studies: {overall['pooled']['estimate']:.3f} "
+                       f"[{overall['pooled']['ci_low']:.3f}, {overall['pooled']['ci_high']:.3f}], "
+                       f"τ² = {overall.get('tau2', float('nan')):.3f}, I² = {overall.get('i2', float('nan')):.1%}. "
+                       + (f"Not pooled: {'; '.join(skipped)}." if skipped else ""))
+            moderator = st.selectbox("moderator (meta-regression)", list(MODERATORS), format_func=MODERATORS.get,
+                                     key="sbs_moderator")
+            try:
+                result, _ = sources.meta(studies, lit_measure, (moderator,))
+            except ValueError as exc:
+                st.info(f"No meta-regression on {MODERATORS[moderator]}: {exc}")
+            else:
+                coefs = views.coefficients(result)
+                st.altair_chart(charts.coefficients_chart(coefs))
+                st.caption(f"k = {result.get('k')}, τ² = {result.get('tau2', float('nan')):.3f}; coefficients on "
+                           "the logit scale (a categorical level is compared with the first level).")
+                widgets.table(coefs, stem=f"meta-regression-{lit_measure}-{moderator}")
+            excluded = pd.DataFrame(overall.get("excluded") or [], columns=["study_id", "reason"])
+            if len(excluded):
+                with st.expander(f"{len(excluded)} studies left out of the pooling, and why"):
+                    widgets.table(excluded, stem=f"meta-excluded-{lit_measure}")
+            widgets.csv_button(rows, f"forest-{lit_measure}", label="CSV (forest plot rows)")
+
+# ------------------------------------------------------------------ cost
+if tab_cost.open:
+    with tab_cost:
+        if trials.empty:
+            st.info(f"No finished harness trials yet. {SWEEP_HINT}")
+        else:
+            speed = views.throughput(trials)
+            st.markdown("**Throughput per phase**")
+            if speed.empty:
+                st.info("These trials carry no per-phase throughput (`timings.throughput`, recorded by newer "
+                        "harness versions); run a sweep again to measure it.")
+            else:
+                st.altair_chart(charts.throughput_chart(speed))
+                st.caption("Each mark is one trial in one phase: images per second, and that speed as a share of "
+                           "the published reference throughput for the same backbone on the same kind of device "
+                           "(empty when there is no reference).")
+                widgets.csv_button(speed, "throughput", label="CSV (throughput)")
+            st.markdown("**Wall time against performance**")
+            points = views.cost_points(trials, metric)
+            if points.empty:
+                st.info("No trial has both a wall time and this measure.")
+            else:
+                st.altair_chart(charts.cost_chart(points, label))
+                st.caption(f"Each mark is one trial; the black steps join the {int(points['pareto'].sum())} trials "
+                           f"on the Pareto front (nothing else is both faster and better).")
+                widgets.table(points[points["pareto"]], stem=f"pareto-front-{metric}")
+
+# ------------------------------------------------------------------ tables
+if tab_tables.open:
+    with tab_tables:
+        st.caption(f"`lit_` columns: the {len(studies)} studies of the CSV (share = of all of them, coded or not; "
+                   f"median {label} over the `lit_n_reporting` studies that reported it). `harness_` columns: your "
+                   f"finished trials, their {label} and their mean wall time per trial.")
+        for by, title in (("tl_type", "TL type"), ("backbone_family", "backbone family")):
+            st.markdown(f"**By {title}**")
+            table = views.side_by_side(studies, trials, by, metric)
+            widgets.table(table, stem=f"side-by-side-{by}-{metric}", column_config={
+                by: st.column_config.TextColumn(title),
+                "lit_studies": st.column_config.NumberColumn("lit. studies"),
+                "lit_share": st.column_config.NumberColumn("lit. share", format="percent"),
+                f"lit_median_{lit_measure}": st.column_config.NumberColumn(f"lit. median {label}", format="%.3f"),
+                "lit_n_reporting": st.column_config.NumberColumn("lit. n reporting"),
+                "harness_trials": st.column_config.NumberColumn("harness trials"),
+                f"harness_mean_{metric}": st.column_config.NumberColumn(f"harness mean {label}", format="%.3f"),
+                f"harness_best_{metric}": st.column_config.NumberColumn(f"harness best {label}", format="%.3f"),
+                "harness_mean_wall_time_s": st.column_config.NumberColumn("harness mean time (s)", format="%.1f")})
