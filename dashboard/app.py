@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import widgets
 
-st.set_page_config(page_title="Transfer learning in medical imaging", page_icon=":material/biotech:",
+st.set_page_config(page_title="Transfer learning in medical imaging", page_icon="🩻",
                    layout="wide")
 
 PAGES = [

@@ -19,45 +19,63 @@ PALETTE = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b
 WIDTH = 560
 
 
-def _value_axis(title: str, values: pd.Series) -> alt.X:
+def _value_scale(values: pd.Series) -> alt.Scale:
+    """From a little below the lowest value (at most 0.5) to 1."""
     low = float(values.min()) if len(values) else 0.0
-    return alt.X("value:Q", title=title, scale=alt.Scale(domain=[max(0.0, min(low, 0.5) - 0.02), 1.0]))
+    return alt.Scale(domain=[max(0.0, min(low, 0.5) - 0.02), 1.0], zero=False)
 
 
-def strategy_chart(values: pd.DataFrame, measure: str) -> alt.FacetChart:
-    """Per TL type, one lane of studies (grey points + box) and one of harness trials (colour = backbone,
-    shape = weights, box), on one value axis."""
-    data = values.assign(
-        colour=values["backbone"].where(values["origin"] == "harness", STUDY).astype(str),
-        marker=values["weights"].where(values["origin"] == "harness", STUDY).astype(str))
-    backbones = sorted(set(data.loc[data["origin"] == "harness", "colour"]))
-    weights = sorted(set(data.loc[data["origin"] == "harness", "marker"]))
+def lanes(values: pd.DataFrame) -> list[str]:
+    """The chart's rows: per TL type (codebook order) the literature lane, then the harness lane."""
+    present = [t for t in TL_TYPES if t in set(values["tl_type"])] + sorted(set(values["tl_type"]) - set(TL_TYPES))
+    return [f"{t} · {origin}" for t in present for origin in ("literature", "harness")]
+
+
+def strategy_chart(values: pd.DataFrame, summary: pd.DataFrame, measure: str) -> alt.LayerChart:
+    """Per TL type, a lane of studies (grey circles) and a lane of harness trials (colour = backbone,
+    shape = weights) on one value axis, each lane with its quartile box, median tick and range.
+
+    One flat view (no facets) with the boxes taken from `summary` and a fixed
+    vertical jitter, so ten thousand trials stay quick to draw in a browser.
+    """
+    import numpy as np
+
+    harness = values["origin"] == "harness"
+    data = pd.DataFrame({
+        "lane": values["tl_type"].astype(str) + " · " + values["origin"].astype(str),
+        "value": values["value"], "label": values["label"], "data_size": values["data_size"],
+        "source": values["source"], "backbone": values["backbone"], "weights": values["weights"],
+        "strategy": values["strategy"], "seed": values["seed"],
+        "colour": np.where(harness, values["backbone"].astype(str), STUDY),
+        "marker": np.where(harness, values["weights"].astype(str), STUDY),
+        "jitter": np.random.default_rng(0).normal(size=len(values)).clip(-2.5, 2.5),
+    })
+    boxes = summary.assign(lane=summary["tl_type"].astype(str) + " · " + summary["origin"].astype(str))
+    backbones = sorted(set(data.loc[harness.to_numpy(), "colour"]))
+    weights = sorted(set(data.loc[harness.to_numpy(), "marker"]))
     palette = (PALETTE * (1 + len(backbones) // len(PALETTE)))[:len(backbones)]
     colour = alt.Color("colour:N", title="backbone", scale=alt.Scale(domain=[STUDY, *backbones],
                                                                       range=[STUDY_COLOUR, *palette]))
     shape = alt.Shape("marker:N", title="weights", scale=alt.Scale(
         domain=[STUDY, *weights], range=["circle", *(SHAPES * (1 + len(weights) // len(SHAPES)))[:len(weights)]]))
-    x = _value_axis(measure, data["value"])
-    y = alt.Y("origin:N", title=None, sort=["literature", "harness"], axis=alt.Axis(labelFontWeight="bold"))
-    jitter = alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-3.5, 3.5]), title=None)
-    box = alt.Chart().mark_boxplot(extent="min-max", opacity=0.25, size=26, color="#888888",
-                                   median={"color": "#222222"}, outliers=False).encode(x=x, y=y)
-    studies = alt.Chart().transform_filter(alt.datum.origin == "literature").transform_calculate(
-        jitter="sqrt(-2*log(random()))*cos(2*PI*random())").mark_point(filled=True, size=70, opacity=0.9).encode(
-        x=x, y=y, yOffset=jitter, color=colour, shape=shape,
-        tooltip=[alt.Tooltip("label:N", title="study"), alt.Tooltip("value:Q", title=measure, format=".3f"),
-                 alt.Tooltip("data_size:N", title="data size"), alt.Tooltip("source:N", title="source")])
-    trials = alt.Chart().transform_filter(alt.datum.origin == "harness").transform_calculate(
-        jitter="sqrt(-2*log(random()))*cos(2*PI*random())").mark_point(filled=True, size=28, opacity=0.55).encode(
-        x=x, y=y, yOffset=jitter, color=colour, shape=shape,
-        tooltip=[alt.Tooltip("label:N", title="trial"), alt.Tooltip("value:Q", title=measure, format=".3f"),
-                 "backbone:N", "weights:N", "strategy:N", alt.Tooltip("data_size:N", title="data size"),
-                 alt.Tooltip("seed:Q", format="d")])
-    present = [t for t in TL_TYPES if t in set(data["tl_type"])] + sorted(set(data["tl_type"]) - set(TL_TYPES))
-    return alt.layer(box, studies, trials, data=data).properties(width=WIDTH, height=90).facet(
-        row=alt.Row("tl_type:N", sort=present, title=None,
-                    header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold", labelFontSize=12)),
-        spacing=6).configure_legend(labelLimit=160)
+    scale = _value_scale(data["value"])
+    x = alt.X("value:Q", title=measure, scale=scale)
+    y = alt.Y("lane:N", title=None, sort=lanes(values), axis=alt.Axis(labelLimit=260))
+    tooltip = [alt.Tooltip("label:N", title="study / trial"), alt.Tooltip("value:Q", title=measure, format=".3f"),
+               alt.Tooltip("data_size:N", title="data size"), alt.Tooltip("source:N", title="source"),
+               "backbone:N", "weights:N", "strategy:N", alt.Tooltip("seed:Q", format="d")]
+    box = alt.Chart(boxes).mark_bar(size=26, color="#888888", opacity=0.22).encode(
+        x=alt.X("q1:Q", title=measure, scale=scale), x2="q3:Q", y=y,
+        tooltip=["lane:N", "n:Q", alt.Tooltip("median:Q", format=".3f"), alt.Tooltip("q1:Q", format=".3f"),
+                 alt.Tooltip("q3:Q", format=".3f")])
+    whisker = alt.Chart(boxes).mark_rule(color="#888888").encode(x=alt.X("min:Q", scale=scale), x2="max:Q", y=y)
+    median = alt.Chart(boxes).mark_tick(color="#222222", thickness=2, size=26).encode(
+        x=alt.X("median:Q", scale=scale), y=y)
+    points = alt.Chart(data).mark_point(filled=True, size=34, opacity=0.6).encode(
+        x=x, y=y, yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-3, 3]), title=None),
+        color=colour, shape=shape, tooltip=tooltip)
+    return alt.layer(whisker, box, median, points).properties(width=WIDTH, height=alt.Step(46)).configure_legend(
+        labelLimit=160)
 
 
 def table2_chart(dumbbell: pd.DataFrame, measure: str) -> alt.LayerChart:
@@ -107,11 +125,16 @@ def size_chart(frame: pd.DataFrame, measure: str) -> alt.HConcatChart:
                alt.Tooltip("value:Q", format=".3f", title="mean"), alt.Tooltip("sd:Q", format=".3f"),
                alt.Tooltip("trials:Q", title="trials")]
     stroke = alt.Stroke("strategy:N", title="harness strategy", scale=alt.Scale(scheme="dark2"))
+    from review.plotting import MODALITY_COLORS, color_for
+
+    modalities = sorted(set(data.loc[data["kind"] == "study", "group"]))
+    modality = alt.Color("group:N", title="study modality", scale=alt.Scale(
+        domain=modalities, range=[color_for(m, MODALITY_COLORS) for m in modalities]))
     panels = []
     for panel in dict.fromkeys(data["panel"]):
         part = data[data["panel"] == panel]
         studies = alt.Chart(part[part["kind"] == "study"]).mark_point(filled=True, size=70, opacity=0.85).encode(
-            x=x, y=y, color=alt.Color("group:N", title="study modality"), tooltip=study_tip)
+            x=x, y=y, color=modality, tooltip=study_tip)
         runs = part[part["kind"] == "harness"].assign(
             low=lambda d: d["value"] - d["sd"].fillna(0.0), high=lambda d: d["value"] + d["sd"].fillna(0.0))
         curve = alt.Chart(runs).mark_line(point=alt.OverlayMarkDef(shape="diamond", size=50, filled=False),
@@ -162,9 +185,11 @@ def throughput_chart(speed: pd.DataFrame) -> alt.HConcatChart:
     colour = alt.Color("backbone:N")
     shape = alt.Shape("strategy:N")
     y = alt.Y("phase:N", title=None, sort=["cache_fill", "head_training", "fine_tuning", "test"])
-    tip = ["trial_id:N", "backbone:N", "strategy:N", "weights:N", "device:N", "phase:N",
-           alt.Tooltip("images_per_s:Q", format=",.1f", title="images/s"),
-           alt.Tooltip("share_of_reference:Q", format=".1%", title="share of reference")]
+    tip = [f"{c}:N" for c in ("trial_id", "backbone", "strategy", "weights", "device", "phase") if c in speed]
+    tip += [alt.Tooltip("images_per_s:Q", format=",.1f", title="images/s"),
+            alt.Tooltip("share_of_reference:Q", format=".1%", title="share of reference")]
+    if "trials" in speed:
+        tip.append(alt.Tooltip("trials:Q", title="trials (medians over)"))
     jitter = alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-3.5, 3.5]), title=None)
     base = alt.Chart(speed).transform_calculate(jitter="sqrt(-2*log(random()))*cos(2*PI*random())")
     rate = base.mark_point(filled=True, opacity=0.6).encode(
@@ -189,3 +214,138 @@ def cost_chart(points: pd.DataFrame, measure: str, cost_title: str = "wall time 
                                                           point=alt.OverlayMarkDef(color="black", size=40)).encode(
         x=x, y=y, tooltip=tip)
     return alt.layer(dots, front).properties(width=WIDTH, height=360)
+
+
+# ------------------------------------------------------------ Literature: the review's Figures 4 and 5
+NOT_CODED_COLOUR = "#d9d9d9"
+
+
+def _category_colours(order: list[str], known: dict[str, str] | None = None) -> alt.Scale:
+    """A fixed colour per category ('not coded' light grey, 'many' mid grey), in the table's order."""
+    range_, free = [], iter(PALETTE * 3)
+    for value in order:
+        if value == "not coded":
+            range_.append(NOT_CODED_COLOUR)
+        elif value == "many":
+            range_.append("#a0a0a0")
+        else:
+            range_.append((known or {}).get(value) or next(free))
+    return alt.Scale(domain=order, range=range_)
+
+
+def _stacked_years(table: pd.DataFrame, field: str, title: str, known: dict[str, str] | None = None) -> alt.Chart:
+    order = list(dict.fromkeys(table[field]))
+    return alt.Chart(table).mark_bar().encode(
+        x=alt.X("year:O", title=None), y=alt.Y("n:Q", title="studies"),
+        color=alt.Color(f"{field}:N", sort=order, title=None, scale=_category_colours(order, known),
+                        legend=alt.Legend(orient="right", labelLimit=150)),
+        order=alt.Order("order:Q"), tooltip=["year:O", f"{field}:N", "n:Q"],
+    ).transform_calculate(order=f"indexof({order!r}, datum['{field}'])").properties(
+        width=230, height=170, title=alt.TitleParams(title, anchor="start", fontSize=12))
+
+
+def figure4(tables: dict[str, pd.DataFrame]) -> alt.VConcatChart:
+    """The review's Figure 4 from `review.summary.figure4_tables`: studies per year, and per year by backbone
+    category, TL type and backbone family ('not coded' kept, so nothing disappears from a count)."""
+    per_year = alt.Chart(tables["per_year"]).mark_bar(color="#4c78a8").encode(
+        x=alt.X("year:O", title=None), y=alt.Y("n:Q", title="studies"), tooltip=["year:O", "n:Q"]).properties(
+        width=230, height=170, title=alt.TitleParams("a. studies per year", anchor="start", fontSize=12))
+    from review.plotting import FAMILY_COLORS
+
+    return alt.vconcat(
+        alt.hconcat(per_year, _stacked_years(tables["backbone_category"], "backbone_category",
+                                             "b. backbone model category")).resolve_scale(color="independent"),
+        alt.hconcat(_stacked_years(tables["tl_type"], "tl_type", "c. TL type"),
+                    _stacked_years(tables["backbone_family"], "backbone_family", "d. backbone family",
+                                   FAMILY_COLORS)).resolve_scale(color="independent"),
+    ).resolve_scale(color="independent")
+
+
+def figure5(tables: dict[str, pd.DataFrame]) -> alt.HConcatChart:
+    """The review's Figure 5 from `review.summary.figure5_tables`: modality × subject, number of classes,
+    data quantity (bins of the review's width)."""
+    ms = tables["modality_subject"]
+    heat = alt.Chart(ms).mark_rect().encode(
+        x=alt.X("subject:N", title=None, axis=alt.Axis(labelAngle=-40, labelLimit=160, labelOverlap=False)),
+        y=alt.Y("modality:N", title=None, axis=alt.Axis(labelOverlap=False)), color=alt.Color("n:Q", title="studies", scale=alt.Scale(scheme="blues")),
+        tooltip=["modality:N", "subject:N", "n:Q"]).properties(
+        width=alt.Step(24), height=alt.Step(20), title=alt.TitleParams("a. modality × subject", anchor="start",
+                                                                       fontSize=12))
+    text = alt.Chart(ms).mark_text(fontSize=9).encode(x="subject:N", y="modality:N", text="n:Q")
+    classes = alt.Chart(tables["n_classes"]).mark_bar(color="#4c78a8").encode(
+        x=alt.X("n_classes:O", title="number of classes"), y=alt.Y("n:Q", title="studies"),
+        tooltip=["n_classes:O", "n:Q"]).properties(
+        width=200, height=170, title=alt.TitleParams("b. number of classes", anchor="start", fontSize=12))
+    sizes = tables["data_size"][tables["data_size"]["n"] > 0]
+    quantity = alt.Chart(sizes).mark_bar(color="#4c78a8").encode(
+        x=alt.X("bin_left:Q", bin="binned", title="data quantity (patients for CT/MRI/microscopy, else images)"),
+        x2="bin_right:Q", y=alt.Y("n:Q", title="studies"), tooltip=["bin_left:Q", "bin_right:Q", "n:Q"]).properties(
+        width=260, height=170, title=alt.TitleParams("c. data quantity", anchor="start", fontSize=12))
+    return alt.hconcat(heat + text, alt.vconcat(classes, quantity))
+
+
+# ------------------------------------------------------------ Experiments
+def f1_heatmap(table: pd.DataFrame) -> alt.LayerChart:
+    """Mean per-class F1 (rows = configuration, columns = OAP / IN / OBS), the value written in each cell."""
+    long = table.reset_index(names="configuration").melt("configuration", var_name="class", value_name="f1")
+    base = alt.Chart(long).encode(
+        x=alt.X("class:N", sort=list(table.columns), title="class (test set)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("configuration:N", sort=list(table.index), title=None, axis=alt.Axis(labelLimit=320)))
+    cells = base.mark_rect().encode(color=alt.Color("f1:Q", title="F1", scale=alt.Scale(scheme="viridis",
+                                                                                        domain=[0, 1])),
+                                    tooltip=["configuration:N", "class:N", alt.Tooltip("f1:Q", format=".3f")])
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text("f1:Q", format=".2f"),
+        color=alt.condition(alt.datum.f1 < 0.6, alt.value("white"), alt.value("black")))
+    return (cells + text).properties(width=alt.Step(90), height=alt.Step(22))
+
+
+def confusion(matrix, labels: tuple[str, ...]) -> alt.LayerChart:
+    """Confusion matrix (rows = true class): count and row share in each cell, shade = row share."""
+    import numpy as np
+
+    matrix = np.asarray(matrix, dtype=float)
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    names = list(labels)[: matrix.shape[0]]
+    long = pd.DataFrame([{"true": names[r], "predicted": names[c], "count": int(matrix[r, c]),
+                          "share": float(share[r, c])} for r in range(len(names)) for c in range(len(names))])
+    base = alt.Chart(long).encode(x=alt.X("predicted:N", sort=names, axis=alt.Axis(labelAngle=0)),
+                                  y=alt.Y("true:N", sort=names))
+    cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                                                    title="row share"),
+                                    tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".0%")])
+    text = base.transform_calculate(text="datum.count + ' (' + format(datum.share, '.0%') + ')'").mark_text(
+        fontSize=11).encode(text="text:N", color=alt.condition(alt.datum.share > 0.6, alt.value("white"),
+                                                                alt.value("black")))
+    return (cells + text).properties(width=alt.Step(110), height=alt.Step(60))
+
+
+def configuration_cost(board: pd.DataFrame, measure: str) -> alt.LayerChart:
+    """Each configuration's mean wall time against its mean metric; the Pareto front as a step line."""
+    data = board.assign(configuration=board["backbone"].astype(str) + " / " + board["strategy"].astype(str) + " / "
+                        + board["weights"].astype(str))
+    tip = ["configuration:N", alt.Tooltip("data_size:Q", title="training patients"),
+           alt.Tooltip("cost:Q", format=",.1f", title="mean wall time (s)"),
+           alt.Tooltip("mean:Q", format=".3f", title=f"mean {measure}"), alt.Tooltip("trials:Q"), "pareto:N"]
+    x = alt.X("cost:Q", scale=alt.Scale(type="log"), title="mean wall time per trial (s, log)")
+    y = alt.Y("mean:Q", title=f"mean {measure}", scale=alt.Scale(zero=False))
+    dots = alt.Chart(data).mark_point(filled=True, size=60, opacity=0.8).encode(
+        x=x, y=y, color=alt.Color("strategy:N"), shape=alt.Shape("weights:N"), tooltip=tip)
+    front = data[data["pareto"]].sort_values("cost")
+    line = alt.Chart(front).mark_line(interpolate="step-after", color="black", strokeWidth=1.2).encode(x=x, y=y)
+    names = alt.Chart(front).mark_text(align="left", dx=6, dy=-6, fontSize=9).encode(x=x, y=y, text="configuration:N")
+    return alt.layer(dots, line, names).properties(width=WIDTH, height=340)
+
+
+def learning_curves(curves: pd.DataFrame, measure: str) -> alt.LayerChart:
+    """Mean metric (± sd over trials) against the number of training patients, one line per configuration."""
+    data = curves.assign(low=curves["mean"] - curves["std"].fillna(0.0), high=curves["mean"] + curves["std"].fillna(0.0))
+    tip = ["configuration:N", alt.Tooltip("data_size:Q", title="training patients"),
+           alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("std:Q", format=".3f", title="sd"), "trials:Q"]
+    colour = alt.Color("configuration:N", legend=alt.Legend(orient="bottom", columns=3, labelLimit=240))
+    x = alt.X("data_size:Q", title="training patients")
+    line = alt.Chart(data).mark_line(point=True).encode(x=x, y=alt.Y("mean:Q", title=f"{measure} (mean ± sd)",
+                                                                     scale=alt.Scale(zero=False)),
+                                                        color=colour, tooltip=tip)
+    bars = alt.Chart(data).mark_rule(opacity=0.6).encode(x=x, y="low:Q", y2="high:Q", color=colour)
+    return alt.layer(bars, line).properties(width=WIDTH, height=320)

@@ -147,6 +147,16 @@ def open_rendered(page: Any, url: str, timeout_s: float = 60.0) -> float:
     return elapsed
 
 
+#: the text of every exception or st.error box on the page (an app that works shows none)
+PROBLEMS_JS = """() => Array.from(document.querySelectorAll(
+  '[data-testid="stException"], [data-testid="stAlertContentError"]')).map(e => e.innerText.trim())"""
+
+
+def problems(page: Any) -> list[str]:
+    """Exceptions and error boxes shown on the page."""
+    return list(page.evaluate(PROBLEMS_JS))
+
+
 def save_png(page: Any, target: Path, full_page: bool = True) -> Path:
     """A PNG of the page as shown (the whole scrolling main area when `full_page`)."""
     target.parent.mkdir(parents=True, exist_ok=True)

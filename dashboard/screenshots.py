@@ -57,6 +57,9 @@ def shoot(page, url: str, target: Path, timeout_s: float, width: int, height: in
             page.set_viewport_size({"width": width, "height": tall})
             headless.wait_rendered(page, timeout_s, settle_s=0.8)  # charts re-layout to the new size
     headless.save_png(page, target, full_page=False)
+    shown = headless.problems(page)
+    if shown:
+        raise RuntimeError(f"{url}: the page shows an error: {shown[0][:300]}")
     if target.stat().st_size < MIN_PNG_BYTES:
         raise RuntimeError(f"{url}: screenshot nearly empty ({target.stat().st_size} bytes)")
     return seconds

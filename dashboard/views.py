@@ -269,12 +269,13 @@ def table2_comparison(table2: pd.DataFrame, trials: pd.DataFrame,
     no matching trial keeps NaN (and empty weights), never a made-up value.
     """
     match = match or {}
+    keys = trials["backbone"].map({b: _key(b) for b in trials["backbone"].unique()})
     rows = []
     for _, pub in table2.iterrows():
         depth = "" if pd.isna(pub.get("depth")) else str(pub["depth"]).split(".")[0]
         strategy = DEPTH_TO_STRATEGY.get(depth, "full_finetune")
         name = _key(match.get(pub["backbone"], pub["backbone"]))
-        hit = trials[(trials["backbone"].map(_key) == name) & (trials["strategy"] == strategy)]
+        hit = trials[(keys == name) & (trials["strategy"] == strategy)]
         label = f"{pub['model']} · depth {depth}" if depth else f"{pub['model']} · from scratch"
         groups = list(hit.groupby(hit["weights"].astype(str), sort=True)) if len(hit) else [("", hit)]
         for weights, group in groups:
@@ -401,14 +402,22 @@ def strategy_values(studies: pd.DataFrame, trials: pd.DataFrame, metric: str = "
         "value": done[metric].astype(float) if len(done) else pd.Series(dtype=float),
         "label": done["trial_id"].astype(str),
         "data_size": done["data_size"].map(lambda n: f"{int(n)} training patients" if pd.notna(n) else "not stated"),
-        "source": done.get("store"),
+        "source": None,
         "backbone": done["backbone"], "weights": done["weights"].astype(str), "strategy": done["strategy"],
         "seed": done.get("seed"),
     })
     out = pd.concat([literature, harness], ignore_index=True).reindex(columns=STRATEGY_COLUMNS)
     order = {t: i for i, t in enumerate(TL_TYPES)}
     out["order"] = out["tl_type"].map(lambda t: order.get(t, len(order)))
-    return out.sort_values(["order", "origin"], kind="stable").drop(columns="order").reset_index(drop=True)
+    out = out.sort_values(["order", "origin"], kind="stable").drop(columns="order").reset_index(drop=True)
+    return _compact(out, ("tl_type", "origin", "data_size", "backbone", "weights", "strategy"))
+
+
+def _compact(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Repeated text columns as categories: thousands of trials travel to the browser as a small dictionary."""
+    for column in columns:
+        frame[column] = frame[column].astype("category")
+    return frame
 
 
 def strategy_summary(values: pd.DataFrame) -> pd.DataFrame:
@@ -482,6 +491,15 @@ def throughput(trials: pd.DataFrame) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
+
+
+def throughput_by_configuration(speed: pd.DataFrame) -> pd.DataFrame:
+    """Median images/s and share of reference per backbone, strategy, weights, device and phase (n = trials)."""
+    keys = [c for c in ("backbone", "strategy", "weights", "device", "phase") if c in speed]
+    out = speed.groupby(keys, sort=True, dropna=False).agg(
+        images_per_s=("images_per_s", "median"), share_of_reference=("share_of_reference", "median"),
+        trials=("images_per_s", "size")).reset_index()
+    return out
 
 
 def cost_points(trials: pd.DataFrame, metric: str, cost: str = "wall_time_s") -> pd.DataFrame:

@@ -156,6 +156,14 @@ def _formula_guard() -> Callable[[str], str]:
     return neutralise
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def plain(text: object) -> str:
+    """`text` escaped so that Streamlit's markdown shows it literally (user input, file content)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
 def slug(text: str) -> str:
     """File-name-safe version of a label."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

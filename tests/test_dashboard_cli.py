@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import sys
 
@@ -52,13 +53,19 @@ def test_table2_csv_matches_the_paper(repo_root, shared_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
-def test_screenshot_every_page(tmp_path):
+def test_screenshot_command(tmp_path):
+    """The command end to end on two pages (tests/test_dashboard_browser.py visits every page)."""
+    pytest.importorskip("playwright")
+    if shutil.which("chromium") is None and not os.environ.get("TLMI_REQUIRE_BROWSER"):
+        pytest.skip("Chromium is not installed")
     out = tmp_path / "shots"
-    code = screenshots.main(["--out", str(out), "--results", str(tmp_path / "no-runs"), "--timeout", "90"])
+    code = screenshots.main(["--out", str(out), "--results", str(tmp_path / "no-runs"), "--timeout", "90",
+                             "--pages", "add-study", "side-by-side-tables"])
     assert code == 0
-    names = sorted(p.name for p in out.glob("*.png"))
-    assert names == sorted(f"{stem}.png" for stem, _ in screenshots.PAGES)
+    assert sorted(p.name for p in out.glob("*.png")) == ["add-study.png", "side-by-side-tables.png"]
     for png in out.glob("*.png"):
         data = png.read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > screenshots.MIN_PNG_BYTES
+    with pytest.raises(SystemExit) as exit_:
+        screenshots.main(["--out", str(out), "--pages", "nonsense"])
+    assert exit_.value.code == 2

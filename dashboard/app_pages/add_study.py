@@ -85,6 +85,41 @@ def _record(values: dict[str, object]) -> dict[str, str]:
     return record
 
 
+def _submit(studies_csv) -> None:
+    """Form callback (runs before the rerun): append the typed study, keep the outcome for the page to show."""
+    if not widgets.access().writes:
+        st.session_state[RESULT] = ("error", "the server is read-only; nothing was written")
+        return
+    record = _record({name: st.session_state.get(f"add_{name}") for name in cb.columns})
+    try:
+        row = append_study(studies_csv, record, codebook=cb)
+    except InvalidStudyError as exc:
+        st.session_state[RESULT] = ("invalid", [(p.column, p.value, p.message) for p in exc.problems])
+    except DuplicateStudyError as exc:
+        st.session_state[RESULT] = ("duplicate", str(exc))
+    except StudyError as exc:
+        st.session_state[RESULT] = ("error", str(exc))
+    else:
+        st.session_state[RESULT] = ("added", row)
+
+
+RESULT = "add_result"
+outcome = st.session_state.pop(RESULT, None)
+by_field: dict[str, list[tuple[str, str]]] = {}
+if outcome and outcome[0] == "invalid":
+    for column, value, message in outcome[1]:
+        by_field.setdefault(column or "", []).append((value, message))
+    fields = ", ".join(f"**{c}**" for c in by_field if c)
+    st.error(f"Not added: {len(outcome[1])} problem(s) in {fields or 'the row'}. **{paths.studies}** is unchanged; "
+             "fix the fields marked below and submit again.", icon=":material/error:")
+    for value, message in by_field.get("", []):
+        st.error(widgets.plain(message))
+elif outcome and outcome[0] in ("duplicate", "error"):
+    st.error(f"Not added: {widgets.plain(outcome[1])}", icon=":material/error:")
+elif outcome and outcome[0] == "added":
+    st.success(f"Added **{outcome[1]['study_id']}** to {paths.studies}.")
+    st.dataframe(pd.DataFrame([outcome[1]]), hide_index=True)
+
 placed = [name for names in SECTIONS.values() for name in names]
 sections = {title: [n for n in names if n in cb.fields] for title, names in SECTIONS.items()}
 sections["Other"] = [n for n in cb.columns if n not in placed]
@@ -92,29 +127,15 @@ sections["Other"] = [n for n in cb.columns if n not in placed]
 with st.form("add_study", clear_on_submit=False):
     st.caption("Fields marked * are required; leave the others empty (or *(not stated)*) when the study does not "
                "say. Hover over ? for each field's meaning and exact rule.")
-    values: dict[str, object] = {}
     for title, names in sections.items():
         if not names:
             continue
         st.markdown(f"**{title}**")
         cols = st.columns(2)
         for i, name in enumerate(names):
-            values[name] = _widget(cb[name], cols[i % 2])
-    submitted = st.form_submit_button("Validate and add", type="primary")
-
-if submitted and widgets.access().writes:
-    record = _record(values)
-    try:
-        row = append_study(paths.studies, record, codebook=cb)
-    except InvalidStudyError as exc:
-        st.error(f"Not added: {len(exc.problems)} problem(s). **{paths.studies}** is unchanged; fix the fields "
-                 "below and submit again.")
-        st.dataframe(pd.DataFrame([{"field": p.column, "value": p.value, "problem": p.message}
-                                   for p in exc.problems]), hide_index=True)
-    except DuplicateStudyError as exc:
-        st.error(f"Not added: {exc}")
-    except StudyError as exc:
-        st.error(f"Not added: {exc}")
-    else:
-        st.success(f"Added **{row['study_id']}** to {paths.studies}.")
-        st.dataframe(pd.DataFrame([row]), hide_index=True)
+            column = cols[i % 2]
+            _widget(cb[name], column)
+            for value, message in by_field.get(name, []):
+                shown = f" ({widgets.plain(value[:80])})" if value else ""
+                column.error(f"**{name}**{shown}: {widgets.plain(message)}")
+    st.form_submit_button("Validate and add", type="primary", on_click=_submit, args=(paths.studies,))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import sources, views, widgets
+from dashboard import charts, sources, views, widgets
 
 METRICS = {"accuracy": "accuracy", "soft_accuracy": "soft accuracy",
            "auc_weighted": "AUC, class-weighted (Ho & Kim's 'micro')", "auc_macro": "AUC, macro",
@@ -66,7 +66,11 @@ tab_f1, tab_cm, tab_cost, tab_curve, tab_all = st.tabs(
 if tab_f1.open:
     with tab_f1:
         f1 = views.per_class_f1(shown)
-        widgets.figure("f1_heatmap", f1, stem="per-class-f1")
+        if f1.empty:
+            st.info("No trial has per-class F1.")
+        else:
+            st.altair_chart(charts.f1_heatmap(f1))
+            widgets.downloads("f1_heatmap", f1, stem="per-class-f1")
         widgets.table(f1.reset_index(names="configuration"), stem="per-class-f1",
                       column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in f1.columns})
 if tab_cm.open:
@@ -83,19 +87,29 @@ if tab_cm.open:
         if matrix is None:
             st.info("These trials stored no confusion matrix.")
         else:
-            widgets.figure("confusion", matrix, title=f"{configs[pick]}\n({len(sel)} trial(s), summed)",
-                           stem=f"confusion-{widgets.slug(configs[pick])}")
+            st.altair_chart(charts.confusion(matrix, views.CLASSES))
+            st.caption(f"{configs[pick]}: {len(sel)} trial(s), test-set counts summed; rows are the true class.")
+            widgets.downloads("confusion", matrix, title=f"{configs[pick]}\n({len(sel)} trial(s), summed)",
+                              stem=f"confusion-{widgets.slug(configs[pick])}")
 if tab_cost.open:
     with tab_cost:
         front = views.cost_vs_metric(shown, metric)
-        widgets.figure("cost_vs_metric", front, metric, stem=f"cost-vs-{metric}")
+        if front.empty:
+            st.info("No trial has both a wall time and this metric.")
+        else:
+            st.altair_chart(charts.configuration_cost(front, METRICS[metric]))
+            widgets.downloads("cost_vs_metric", front, metric, stem=f"cost-vs-{metric}")
         st.caption("Cost = mean wall time of a trial (all phases). Points on the dashed line are Pareto-optimal: "
                    "nothing else is both cheaper and better.")
         widgets.table(front, stem=f"cost-vs-{metric}")
 if tab_curve.open:
     with tab_curve:
         curves = views.learning_curves(shown, metric)
-        widgets.figure("learning_curves", curves, metric, stem=f"learning-curves-{metric}")
+        if curves.empty:
+            st.info("No trial records its number of training patients.")
+        else:
+            st.altair_chart(charts.learning_curves(curves, METRICS[metric]))
+            widgets.downloads("learning_curves", curves, metric, stem=f"learning-curves-{metric}")
         widgets.table(curves, stem=f"learning-curves-{metric}")
 if tab_all.open:
     with tab_all:

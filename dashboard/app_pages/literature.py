@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import sources, views, widgets
+from dashboard import charts, sources, views, widgets
 from review.plotting import MODALITY_COLORS, color_for
 
 N_BOOT, SEED = 1000, 0
@@ -73,8 +73,14 @@ if tab_fig.open:
                    "'not coded' so nothing disappears silently.")
         tables = widgets.load(sources.summary_tables, shown)
         if tables is not None:
-            widgets.figure("figure4", shown, stem="figure4")
-            widgets.figure("figure5", shown, stem="figure5")
+            st.markdown("**Figure 4**: studies per year, backbone, TL type")
+            st.altair_chart(charts.figure4({k.removeprefix("fig4_"): v for k, v in tables.items()}))
+            widgets.downloads("figure4", shown, stem="figure4")
+            st.markdown("**Figure 5**: modality and subject, classes, data quantity")
+            st.altair_chart(charts.figure5({k.removeprefix("fig5_"): v for k, v in tables.items()}))
+            widgets.downloads("figure5", shown, stem="figure5")
+            st.caption("Hover a bar or cell for its count. PNG and SVG give the review-style figures "
+                       "(`review summary`) for a report.")
             names = list(tables)
             pick = st.selectbox("table behind the figures", names, key="lit_summary_table")
             widgets.table(tables[pick], stem=pick.replace("_", "-"))
@@ -112,7 +118,7 @@ if tab_prisma.open:
             _, checks = result
             bad = checks[checks["ok"] == False]  # noqa: E712 - ok is True / False / None
             if len(bad):
-                st.error("Arithmetic checks that fail: " + "; ".join(f"{r['name']} ({r['detail']})"
+                st.warning("The published counts fail these arithmetic checks: " + "; ".join(f"{r['name']} ({r['detail']})"
                                                                      for _, r in bad.iterrows()))
             widgets.table(checks, stem="prisma-checks")
             path, mtime, _ = sources.stamp(paths.prisma)
@@ -130,7 +136,7 @@ if tab_audit.open:
             st.markdown("**The published numbers checked against each other** (no CSV needed)")
             bad = checks[checks["ok"] == False]  # noqa: E712
             if len(bad):
-                st.error(f"{len(bad)} published number(s) are inconsistent: "
+                st.warning(f"{len(bad)} published number(s) are inconsistent: "
                          + "; ".join(f"{r['name']} ({r['detail']})" for _, r in bad.iterrows()))
             widgets.table(checks, stem="published-consistency")
 

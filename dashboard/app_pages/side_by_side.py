@@ -16,6 +16,7 @@ SWEEP_HINT = "Run `harness sweep configs/quick.yaml` to add your own measurement
 MEASURES = {"accuracy": "accuracy", "auc_weighted": "AUC (harness: class-weighted one-vs-rest)"}
 MODERATORS = {"tl_type": "TL type", "backbone_category": "backbone category", "modality": "modality",
               "year": "publication year", "log10_images": "log10 number of images"}
+MAX_THROUGHPUT_MARKS = 4000  # above this, one mark per configuration and phase (the browser stays quick)
 TABS = ["By TL strategy", "Ho & Kim Table 2", "Data size", "Meta-analysis", "Cost", "Tables"]
 
 st.title("Side by side")
@@ -57,12 +58,13 @@ if tab_tl.open:
             st.info(f"Nothing to compare yet: no study with a TL type reports {label}, and no harness trial. "
                     + SWEEP_HINT)
         else:
-            st.altair_chart(charts.strategy_chart(values, label))
+            summary = views.strategy_summary(values)
+            st.altair_chart(charts.strategy_chart(values, summary, label))
             st.caption(f"Each grey circle is a study (its best reported {label}); each coloured mark a harness "
-                       "trial (colour = backbone, shape = starting weights); boxes span the quartiles, whiskers "
-                       "the range, the dark line is the median. Points are spread vertically only to be visible. "
+                       "trial (colour = backbone, shape = starting weights); boxes span the quartiles, lines "
+                       "the range, the dark tick is the median. Points are spread vertically only to be visible. "
                        "Hover for the study, its data size and source, or the trial's configuration.")
-            widgets.table(views.strategy_summary(values), stem=f"by-tl-strategy-summary-{metric}", column_config={
+            widgets.table(summary, stem=f"by-tl-strategy-summary-{metric}", column_config={
                 c: st.column_config.NumberColumn(c, format="%.3f") for c in ("median", "q1", "q3", "min", "max")})
             widgets.csv_button(values, f"by-tl-strategy-points-{metric}", label="CSV (every point)")
 
@@ -182,11 +184,15 @@ if tab_cost.open:
                 st.info("These trials carry no per-phase throughput (`timings.throughput`, recorded by newer "
                         "harness versions); run a sweep again to measure it.")
             else:
-                st.altair_chart(charts.throughput_chart(speed))
-                st.caption("Each mark is one trial in one phase: images per second, and that speed as a share of "
-                           "the published reference throughput for the same backbone on the same kind of device "
-                           "(empty when there is no reference).")
-                widgets.csv_button(speed, "throughput", label="CSV (throughput)")
+                many = len(speed) > MAX_THROUGHPUT_MARKS
+                shown_speed = views.throughput_by_configuration(speed) if many else speed
+                st.altair_chart(charts.throughput_chart(shown_speed))
+                st.caption(("Each mark is the median over the trials of one configuration in one phase"
+                            if many else "Each mark is one trial in one phase")
+                           + ": images per second, and that speed as a share of the published reference throughput "
+                           "for the same backbone on the same kind of device (empty when there is no reference)."
+                           + (f" ({len(speed):,} trial-phases; the CSV has every one.)" if many else ""))
+                widgets.csv_button(speed, "throughput", label="CSV (throughput, every trial)")
             st.markdown("**Wall time against performance**")
             points = views.cost_points(trials, metric)
             if points.empty:
