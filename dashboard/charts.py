@@ -12,6 +12,7 @@ import pandas as pd
 from dashboard.views import TL_TYPES
 
 STUDY = "study (reported)"
+PUBLISHED = "Ho & Kim 2021, Table 2"
 STUDY_COLOUR = "#3a3a3a"
 SHAPES = ["square", "triangle-up", "diamond", "cross", "triangle-down", "wedge", "stroke", "arrow"]
 #: Vega's tableau10, without its grey (kept for studies)
@@ -87,10 +88,12 @@ def table2_chart(dumbbell: pd.DataFrame, measure: str) -> alt.LayerChart:
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=300))
     x_scale = alt.Scale(zero=False, padding=12)
     offset = alt.YOffset("weights:N", title=None)
-    colour = alt.Color("weights:N", title="harness weights")
-    published = alt.Chart(dumbbell.drop_duplicates("label")).mark_point(
-        shape="diamond", size=110, filled=True, color="black").encode(
-        x=alt.X("published:Q", title=measure, scale=x_scale), y=y,
+    weights = sorted(set(runs["weights"]))
+    colour_scale = alt.Scale(domain=[PUBLISHED, *weights], range=["black", *(PALETTE * 3)[:len(weights)]])
+    colour = alt.Color("weights:N", title=None, scale=colour_scale)
+    published = alt.Chart(dumbbell.drop_duplicates("label").assign(weights=PUBLISHED)).mark_point(
+        shape="diamond", size=110, filled=True).encode(
+        x=alt.X("published:Q", title=measure, scale=x_scale), y=y, color=colour,
         tooltip=["model:N", "depth:N", alt.Tooltip("published:Q", format=".3f", title="published (Table 2)")])
     if runs.empty:
         return published.properties(width=WIDTH, height=alt.Step(22))

@@ -312,3 +312,49 @@ def test_experiments_page_with_thousands_of_trials(tmp_path, monkeypatch):
     at = page("experiments")
     no_failure(at)
     assert next(m.value for m in at.markdown if "trials match" in m.value).startswith("**3000** of 3000")
+
+
+def test_side_by_side_meta_analysis_tab_with_the_review_meta_contract(inputs, monkeypatch):
+    """The page against the `review.meta` interface of CONTRACTS.md (pooled per TL type, chosen moderator)."""
+    import sys
+    import types
+
+    import pandas as pd
+
+    calls = []
+
+    class Result:
+        def __init__(self, studies, moderators):
+            kept = studies[pd.to_numeric(studies["accuracy"], errors="coerce").notna()]
+            if len(kept) < 2:
+                raise ValueError(f"k = {len(kept)}: at least 2 studies are needed")
+            est = kept["accuracy"].astype(float)
+            self.studies = pd.DataFrame({"study_id": kept["study_id"], "estimate": est, "ci_low": est - 0.05,
+                                         "ci_high": est + 0.05, "weight": 1 / len(kept)})
+            self._dict = {"metric": "accuracy", "method": "reml", "k": len(kept),
+                          "excluded": [{"study_id": "zeta2020", "reason": "no accuracy"}],
+                          "pooled": {"estimate": float(est.mean()), "ci_low": 0.7, "ci_high": 0.95},
+                          "tau2": 0.1, "i2": 0.5,
+                          "coefficients": [{"term": "intercept", "estimate": 2.0, "se": 0.3, "ci_low": 1.4,
+                                            "ci_high": 2.6, "p": 0.001}]
+                          + [{"term": f"{m}[x]", "estimate": 0.1, "se": 0.2, "ci_low": -0.3, "ci_high": 0.5,
+                              "p": 0.6} for m in moderators]}
+
+        def to_dict(self):
+            return self._dict
+
+    def meta_analysis(studies, metric="accuracy", moderators=(), method="reml"):
+        calls.append((len(studies), metric, tuple(moderators)))
+        return Result(studies, tuple(moderators))
+
+    monkeypatch.setitem(sys.modules, "review.meta", types.SimpleNamespace(meta_analysis=meta_analysis))
+    at = page("side_by_side", sbs_tab="Meta-analysis")
+    no_failure(at)
+    specs = charts_of(at)
+    assert len(specs) == 2  # forest plot, coefficients
+    assert (6, "accuracy", ()) in calls and (6, "accuracy", ("tl_type",)) in calls  # all studies, chosen moderator
+    assert (2, "accuracy", ()) in calls  # the two fine-tuning studies pooled on their own
+    assert any("Not pooled" in c and "feature extractor hybrid" in c for c in texts(at, "caption"))
+    at.selectbox(key="sbs_moderator").select("modality").run()
+    assert (6, "accuracy", ("modality",)) in calls
+    assert "modality[x]" in set(at.dataframe[0].value["term"])

@@ -16,8 +16,9 @@ from dashboard import sources, widgets
 SECTIONS: dict[str, list[str]] = {
     "Identity": ["study_id", "ref_number", "authors", "year", "title", "journal", "doi"],
     "Backbone and transfer learning": ["backbone_models", "backbone_category", "backbone_family", "tl_type",
-                                       "fine_tuning_ratio"],
-    "Reported test performance (fractions: 92.1 % → 0.921)": ["accuracy", "auc", "sensitivity", "specificity"],
+                                       "tl_stated", "fine_tuning_ratio"],
+    "Reported test performance (fractions: 92.1 % → 0.921)": ["accuracy", "auc", "sensitivity", "specificity",
+                                                              "metric_scope", "n_test"],
     "Data": ["modality", "subject", "n_images", "n_patients", "n_classes"],
     "Provenance": ["source_url", "evidence", "coded_by", "coded_on", "confidence", "review_statement", "notes"],
 }

@@ -136,7 +136,7 @@ if tab_meta.open:
         try:
             overall, overall_studies = sources.meta(studies, lit_measure)
         except sources.Unavailable as exc:
-            st.info(f"The meta-analysis is not available in this install: {exc}.")
+            st.info(f"The meta-analysis cannot run here: {exc}.")
         except ValueError as exc:
             st.info(f"No meta-analysis of {label} possible on these studies: {exc}")
         else:
