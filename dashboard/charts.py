@@ -211,8 +211,10 @@ def cost_chart(points: pd.DataFrame, measure: str, cost_title: str = "wall time 
            "pareto:N"]
     x = alt.X("cost:Q", scale=alt.Scale(type="log"), title=cost_title)
     y = alt.Y("value:Q", title=measure, scale=alt.Scale(zero=False))
-    dots = alt.Chart(points).mark_point(filled=True, size=26, opacity=0.45).encode(
-        x=x, y=y, color=alt.Color("strategy:N"), shape=alt.Shape("weights:N"), tooltip=tip)
+    few = len(points) <= 500  # a handful of trials: big, solid marks; thousands: small, see-through
+    dots = alt.Chart(points).mark_point(filled=True, size=70 if few else 26, opacity=0.9 if few else 0.45).encode(
+        x=x, y=y, color=alt.Color("strategy:N", scale=alt.Scale(range=PALETTE)), shape=alt.Shape("weights:N"),
+        tooltip=tip)
     front = alt.Chart(points[points["pareto"]]).mark_line(interpolate="step-after", color="black", strokeWidth=1.5,
                                                           point=alt.OverlayMarkDef(color="black", size=40)).encode(
         x=x, y=y, tooltip=tip)
@@ -332,23 +334,28 @@ def configuration_cost(board: pd.DataFrame, measure: str) -> alt.LayerChart:
            alt.Tooltip("mean:Q", format=".3f", title=f"mean {measure}"), alt.Tooltip("trials:Q"), "pareto:N"]
     x = alt.X("cost:Q", scale=alt.Scale(type="log"), title="mean wall time per trial (s, log)")
     y = alt.Y("mean:Q", title=f"mean {measure}", scale=alt.Scale(zero=False))
-    dots = alt.Chart(data).mark_point(filled=True, size=60, opacity=0.8).encode(
-        x=x, y=y, color=alt.Color("strategy:N"), shape=alt.Shape("weights:N"), tooltip=tip)
+    dots = alt.Chart(data).mark_point(filled=True, size=60, opacity=0.85).encode(
+        x=x, y=y, color=alt.Color("strategy:N", scale=alt.Scale(range=PALETTE)), shape=alt.Shape("weights:N"),
+        tooltip=tip)
     front = data[data["pareto"]].sort_values("cost")
     line = alt.Chart(front).mark_line(interpolate="step-after", color="black", strokeWidth=1.2).encode(x=x, y=y)
-    names = alt.Chart(front).mark_text(align="left", dx=6, dy=-6, fontSize=9).encode(x=x, y=y, text="configuration:N")
-    return alt.layer(dots, line, names).properties(width=WIDTH, height=340)
+    return alt.layer(line, dots).properties(width=WIDTH, height=340)
 
 
-def learning_curves(curves: pd.DataFrame, measure: str) -> alt.LayerChart:
-    """Mean metric (± sd over trials) against the number of training patients, one line per configuration."""
-    data = curves.assign(low=curves["mean"] - curves["std"].fillna(0.0), high=curves["mean"] + curves["std"].fillna(0.0))
+def learning_curves(curves: pd.DataFrame, measure: str) -> alt.FacetChart:
+    """Mean metric (± sd over trials) against the number of training patients: one panel per backbone,
+    colour = strategy, dashes = weights."""
+    data = curves.assign(low=curves["mean"] - curves["std"].fillna(0.0),
+                         high=curves["mean"] + curves["std"].fillna(0.0))
     tip = ["configuration:N", alt.Tooltip("data_size:Q", title="training patients"),
            alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("std:Q", format=".3f", title="sd"), "trials:Q"]
-    colour = alt.Color("configuration:N", legend=alt.Legend(orient="bottom", columns=3, labelLimit=240))
-    x = alt.X("data_size:Q", title="training patients")
-    line = alt.Chart(data).mark_line(point=True).encode(x=x, y=alt.Y("mean:Q", title=f"{measure} (mean ± sd)",
-                                                                     scale=alt.Scale(zero=False)),
-                                                        color=colour, tooltip=tip)
-    bars = alt.Chart(data).mark_rule(opacity=0.6).encode(x=x, y="low:Q", y2="high:Q", color=colour)
-    return alt.layer(bars, line).properties(width=WIDTH, height=320)
+    colour = alt.Color("strategy:N", scale=alt.Scale(range=PALETTE))
+    dash = alt.StrokeDash("weights:N")
+    x = alt.X("data_size:Q", title="training patients", scale=alt.Scale(zero=False, nice=False, padding=8))
+    y = alt.Y("mean:Q", title=f"{measure} (mean ± sd)", scale=alt.Scale(zero=False))
+    line = alt.Chart().mark_line(point=True).encode(x=x, y=y, color=colour, strokeDash=dash,
+                                                    detail="configuration:N", tooltip=tip)
+    bars = alt.Chart().mark_rule(opacity=0.5).encode(x=x, y="low:Q", y2="high:Q", color=colour,
+                                                     detail="configuration:N")
+    return alt.layer(bars, line, data=data).properties(width=230, height=200).facet(
+        facet=alt.Facet("backbone:N", title=None), columns=3)

@@ -508,7 +508,8 @@ def cost_points(trials: pd.DataFrame, metric: str, cost: str = "wall_time_s") ->
     data = trials.dropna(subset=[metric, cost]) if {metric, cost} <= set(trials.columns) else trials.iloc[0:0]
     out = data[[c for c in columns if c in data]].rename(columns={cost: "cost", metric: "value"}).copy()
     out["pareto"] = pareto_mask(out["cost"], out["value"]) if len(out) else pd.Series(dtype=bool)
-    return out.sort_values("cost", kind="stable").reset_index(drop=True)
+    out = out.sort_values("cost", kind="stable").reset_index(drop=True)
+    return _compact(out, [c for c in ("backbone", "strategy", "weights") if c in out])
 
 
 FOREST_COLUMNS = ["group", "kind", "label", "estimate", "ci_low", "ci_high", "weight", "k"]

@@ -238,6 +238,16 @@ def charts_of(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
 
+def chart_rows(at: AppTest, chart: int, node: dict):
+    """The rows a (layer of a) chart draws: Streamlit sends each named dataset apart, as Arrow."""
+    import pyarrow as pa
+
+    proto = at.get("vega_lite_chart")[chart].proto
+    name = node["data"]["name"]
+    data = next(d.data.data for d in proto.datasets if d.name == name)
+    return pa.ipc.open_stream(data).read_all().to_pandas()
+
+
 def test_side_by_side_charts_per_tl_strategy(inputs):
     at = page("side_by_side")  # "By TL strategy" is the tab open by default
     no_failure(at)
@@ -248,6 +258,10 @@ def test_side_by_side_charts_per_tl_strategy(inputs):
                                                              "feature extractor · harness"]
     summary = at.dataframe[0].value.set_index(["tl_type", "origin"])
     rows = store_rows(40)
+    points = chart_rows(at, 0, spec["layer"][3])  # what the browser draws
+    lanes = points["lane"].value_counts()
+    assert lanes["fine-tuning · harness"] == sum(r["strategy"] == "partial_finetune" for r in rows)
+    assert lanes["fine-tuning · literature"] == 2 and len(points) == 40 + 5  # 5 studies with a TL type + accuracy
     assert summary.loc[("fine-tuning", "literature"), "n"] == 2  # alpha2017, gamma2019
     assert summary.loc[("fine-tuning", "literature"), "median"] == pytest.approx((0.91 + 0.88) / 2)
     assert summary.loc[("fine-tuning", "harness"), "n"] == sum(r["strategy"] == "partial_finetune" for r in rows)
@@ -280,6 +294,14 @@ def test_side_by_side_table2_dumbbell_per_weights(inputs):
         assert vgg0.loc[weights, "harness"] == pytest.approx(
             sum(r["metrics"]["test"]["accuracy"] for r in expected) / len(expected))
     assert dumbbell.loc[dumbbell["label"] == "InceptionV3 · depth 0", "trials"].tolist() == [0]
+    # the chart shows the matched Table 2 rows unless asked for every one
+    def published_rows(at):
+        return set(chart_rows(at, 0, charts_of(at)[0]["layer"][2])["label"])
+
+    matched = set(dumbbell.loc[dumbbell["trials"] > 0, "label"])
+    assert published_rows(at) == matched and "VGG16 · depth 0" in matched
+    at.checkbox(key="sbs_t2_all").check().run()
+    assert published_rows(at) == set(dumbbell["label"]) and len(set(dumbbell["label"])) == 21
 
 
 @pytest.mark.parametrize("tab", ["Data size", "Meta-analysis", "Cost"])

@@ -99,14 +99,18 @@ if tab_cost.open:
         else:
             st.altair_chart(charts.configuration_cost(front, METRICS[metric]))
             widgets.downloads("cost_vs_metric", front, metric, stem=f"cost-vs-{metric}")
-        st.caption("Cost = mean wall time of a trial (all phases). Points on the dashed line are Pareto-optimal: "
-                   "nothing else is both cheaper and better.")
+        st.caption("Cost = mean wall time of a trial (all phases), per configuration. The configurations joined by "
+                   "the black steps (`pareto` in the table) are Pareto-optimal: nothing else is both cheaper and "
+                   "better.")
         widgets.table(front, stem=f"cost-vs-{metric}")
 if tab_curve.open:
     with tab_curve:
         curves = views.learning_curves(shown, metric)
         if curves.empty:
             st.info("No trial records its number of training patients.")
+        elif curves["data_size"].nunique() < 2:
+            st.info(f"Every trial shown used {int(curves['data_size'].iloc[0])} training patients: a learning curve "
+                    "needs at least two sizes (list several in the sweep grid's `train_patients`).")
         else:
             st.altair_chart(charts.learning_curves(curves, METRICS[metric]))
             widgets.downloads("learning_curves", curves, metric, stem=f"learning-curves-{metric}")

@@ -87,9 +87,14 @@ if tab_t2.open:
                            "used ImageNet, so those differences measure a different starting point, not a failed "
                            "reproduction.")
             default = views.TABLE2_METRICS.index("auc_weighted" if lit_measure == "auc" else "accuracy")
-            column = st.selectbox("Table 2 column", views.TABLE2_METRICS, index=default, key="sbs_t2_metric")
+            left, right = st.columns([2, 3])
+            column = left.selectbox("Table 2 column", views.TABLE2_METRICS, index=default, key="sbs_t2_metric")
+            every = right.checkbox("every Table 2 row (also those without a harness run)", value=not matched,
+                                   key="sbs_t2_all")
             dumbbell = views.table2_dumbbell(comparison, column)
-            st.altair_chart(charts.table2_chart(dumbbell, column))
+            drawn = dumbbell if every else dumbbell[dumbbell["label"].isin(
+                dumbbell.loc[dumbbell["trials"] > 0, "label"])]
+            st.altair_chart(charts.table2_chart(drawn, column))
             st.caption("Black diamond: the value Ho & Kim 2021 print in Table 2. Coloured point and bar: the "
                        "harness's mean ± sd over its runs (seeds) for that backbone and depth, one per starting "
                        "weights, with the weights and number of runs written beside it.")
@@ -201,7 +206,10 @@ if tab_cost.open:
                 st.altair_chart(charts.cost_chart(points, label))
                 st.caption(f"Each mark is one trial; the black steps join the {int(points['pareto'].sum())} trials "
                            f"on the Pareto front (nothing else is both faster and better).")
-                widgets.table(points[points["pareto"]], stem=f"pareto-front-{metric}")
+                widgets.table(points[points["pareto"]], stem=f"pareto-front-{metric}", column_config={
+                    "data_size": st.column_config.NumberColumn("training patients"),
+                    "cost": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
+                    "value": st.column_config.NumberColumn(label, format="%.3f")})
 
 # ------------------------------------------------------------------ tables
 if tab_tables.open:
