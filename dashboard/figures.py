@@ -168,13 +168,13 @@ def prisma_diagram(path: str, mtime_ns: int, n_rows: int | None):
     return prisma.draw(counts, checks=prisma.check_counts(counts, n_rows))
 
 
-def spearman_figure(studies: pd.DataFrame, n_boot: int, seed: int):
+def spearman_figure(studies: pd.DataFrame, n_boot: int, seed: int, selection: str = "review"):
     """review.spearman's Figure 6 (four panels) for these studies (analysis from the cached loader)."""
     from review import spearman
 
     from dashboard import sources
 
-    return spearman.figure(sources.spearman(studies, n_boot, seed))
+    return spearman.figure(sources.spearman(studies, n_boot, seed, selection))
 
 
 def figure4(studies: pd.DataFrame):
@@ -189,3 +189,11 @@ def figure5(studies: pd.DataFrame):
     from review import summary
 
     return summary.figure5(studies)
+
+
+def meta_forest(studies: pd.DataFrame, measure: str):
+    """review.meta's forest plot (studies, pooled diamond, prediction interval) for these studies."""
+    from review.meta import meta_analysis
+    from review.meta.plots import forest
+
+    return forest(meta_analysis(studies, measure))

@@ -321,9 +321,9 @@ def _prisma(path: str, mtime_ns: int, size: int, n_rows: int | None) -> tuple[An
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def spearman(studies: pd.DataFrame, n_boot: int, seed: int) -> Any:
+def spearman(studies: pd.DataFrame, n_boot: int, seed: int, selection: str = "review") -> Any:
     """The review's Figure 6 analysis (selection, Spearman r/p, bootstrap CIs) on these studies."""
-    return _review("spearman").analyse(studies, n_boot=n_boot, seed=seed)
+    return _review("spearman").analyse(studies, n_boot=n_boot, seed=seed, selection=selection)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -369,27 +369,19 @@ FIGURE6_SELECTIONS = {"review": "the review's selection (one model, one TL type,
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def figure6_points(studies: pd.DataFrame, measure: str) -> dict[str, pd.DataFrame]:
-    """Figure 6's points (study_id, size = data per class, value, title, modality) under both selections.
+    """Figure 6's points (study_id, size = data per class, value, modality, title) under both selections.
 
-    `review`: the paper's rule (review.spearman); `all`: every study with a data
-    size and the measure whose metrics measure the TL model itself.
+    From `review.spearman.analyse(selection=...)`: `review` is the paper's rule,
+    `all` every study with a data size and the measure (both leave out metrics
+    of models that combine TL with other features).
     """
-    import inspect
-
     mod = _review("spearman")
     titles = studies.set_index("study_id")["title"] if "title" in studies else None
-    selectable = "selection" in inspect.signature(mod.analyse).parameters
     out = {}
     for selection in FIGURE6_SELECTIONS:
-        if selectable:
-            points = mod.analyse(studies, n_boot=0, selection=selection).points
-        elif selection == "review":
-            points = mod.analyse(studies, n_boot=0).points
-        else:  # until review.spearman takes `selection` (issue 12): the same rule, applied here
-            points = views.literature_points(studies, measure).rename(columns={"data_per_class": "size"})
-        if "metric" in points:
-            points = points[points["metric"] == measure].drop(columns="metric")
-        if titles is not None and "title" not in points:
+        points = mod.analyse(studies, n_boot=0, selection=selection).points
+        points = points[points["metric"] == measure].drop(columns="metric")
+        if titles is not None:
             points = points.assign(title=points["study_id"].map(titles))
         out[selection] = points.reset_index(drop=True)
     return out
@@ -398,6 +390,9 @@ def figure6_points(studies: pd.DataFrame, measure: str) -> dict[str, pd.DataFram
 @st.cache_data(show_spinner=False, max_entries=32)
 def meta(studies: pd.DataFrame, measure: str, moderators: tuple[str, ...] = (), method: str = "reml"
          ) -> tuple[dict, pd.DataFrame]:
-    """`review.meta.meta_analysis` on these studies: (the `review meta --json` result, its per-study frame)."""
+    """`review.meta.meta_analysis` on these studies: (the `review meta --json` result plus its `message`
+    and `reference_levels`, its per-study frame for forest plots). Too few studies is not an error: the
+    pooled numbers are None and `message` says why."""
     result = _review("meta").meta_analysis(studies, metric=measure, moderators=list(moderators), method=method)
-    return result.to_dict(), result.studies
+    return {**result.to_dict(), "message": result.message, "reference_levels": dict(result.reference_levels)}, \
+        result.studies

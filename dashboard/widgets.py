@@ -136,24 +136,15 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `df` whose text cells (and column names) pass through the formula-injection guard."""
-    neutralise = _formula_guard()
+    """A copy of `df` whose text cells (and column names) pass through `review.spreadsheet.neutralise`."""
+    from review.spreadsheet import neutralise
+
     out = df.copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(lambda v: neutralise(v) if isinstance(v, str) else v)
     out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
     return out
-
-
-def _formula_guard() -> Callable[[str], str]:
-    """`review.spreadsheet.neutralise`, the project's one guard (OWASP CSV injection)."""
-    try:
-        from review.spreadsheet import neutralise
-    except ImportError:  # interim, until review.spreadsheet lands: the same OWASP rule
-        def neutralise(value: str) -> str:
-            return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-    return neutralise
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")

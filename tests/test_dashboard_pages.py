@@ -105,6 +105,11 @@ def test_literature_every_tab_renders(inputs):
         no_failure(at)
         if needle:
             assert any(needle in m.value for m in at.markdown)
+        if tab == "Figure 6: Spearman":  # both selections, each metric, next to the published r and p
+            results = at.dataframe[0].value
+            assert sorted(zip(results["selection"], results["metric"])) == [
+                ("all", "accuracy"), ("all", "auc"), ("review", "accuracy"), ("review", "auc")]
+            assert "published_r" in results
     # the published PRISMA counts fail 236 - 114 = 121: the page must say so
     at.session_state["lit_tab"] = "PRISMA flow"
     at.run()
@@ -336,47 +341,30 @@ def test_experiments_page_with_thousands_of_trials(tmp_path, monkeypatch):
     assert next(m.value for m in at.markdown if "trials match" in m.value).startswith("**3000** of 3000")
 
 
-def test_side_by_side_meta_analysis_tab_with_the_review_meta_contract(inputs, monkeypatch):
-    """The page against the `review.meta` interface of CONTRACTS.md (pooled per TL type, chosen moderator)."""
-    import sys
-    import types
+def test_side_by_side_meta_analysis_tab(inputs):
+    """Forest plot per TL type and a chosen moderator, from review.meta on the fixture's studies."""
+    from review.meta import meta_analysis
+    from review.store import load_studies
 
-    import pandas as pd
-
-    calls = []
-
-    class Result:
-        def __init__(self, studies, moderators):
-            kept = studies[pd.to_numeric(studies["accuracy"], errors="coerce").notna()]
-            if len(kept) < 2:
-                raise ValueError(f"k = {len(kept)}: at least 2 studies are needed")
-            est = kept["accuracy"].astype(float)
-            self.studies = pd.DataFrame({"study_id": kept["study_id"], "estimate": est, "ci_low": est - 0.05,
-                                         "ci_high": est + 0.05, "weight": 1 / len(kept)})
-            self._dict = {"metric": "accuracy", "method": "reml", "k": len(kept),
-                          "excluded": [{"study_id": "zeta2020", "reason": "no accuracy"}],
-                          "pooled": {"estimate": float(est.mean()), "ci_low": 0.7, "ci_high": 0.95},
-                          "tau2": 0.1, "i2": 0.5,
-                          "coefficients": [{"term": "intercept", "estimate": 2.0, "se": 0.3, "ci_low": 1.4,
-                                            "ci_high": 2.6, "p": 0.001}]
-                          + [{"term": f"{m}[x]", "estimate": 0.1, "se": 0.2, "ci_low": -0.3, "ci_high": 0.5,
-                              "p": 0.6} for m in moderators]}
-
-        def to_dict(self):
-            return self._dict
-
-    def meta_analysis(studies, metric="accuracy", moderators=(), method="reml"):
-        calls.append((len(studies), metric, tuple(moderators)))
-        return Result(studies, tuple(moderators))
-
-    monkeypatch.setitem(sys.modules, "review.meta", types.SimpleNamespace(meta_analysis=meta_analysis))
+    studies = load_studies(inputs["studies"])
+    overall = meta_analysis(studies, "accuracy")
     at = page("side_by_side", sbs_tab="Meta-analysis")
     no_failure(at)
-    specs = charts_of(at)
-    assert len(specs) == 2  # forest plot, coefficients
-    assert (6, "accuracy", ()) in calls and (6, "accuracy", ("tl_type",)) in calls  # all studies, chosen moderator
-    assert (2, "accuracy", ()) in calls  # the two fine-tuning studies pooled on their own
-    assert any("Not pooled" in c and "feature extractor hybrid" in c for c in texts(at, "caption"))
+    assert not texts(at, "error") and len(charts_of(at)) == 2  # forest plot, coefficients
+    spec = charts_of(at)[0]
+    rows = chart_rows(at, 0, spec)
+    pooled = rows[rows["kind"] == "pooled"].set_index("group")
+    # fine-tuning (alpha2017, gamma2019) and feature extractor (beta2018, eps2020) have two studies each
+    assert list(pooled.index) == ["all studies", "feature extractor", "fine-tuning"]
+    assert pooled.loc["all studies", "estimate"] == pytest.approx(overall.pooled["estimate"])
+    assert pooled.loc["all studies", "k"] == overall.k == 5
+    ft = meta_analysis(studies[studies["tl_type"] == "fine-tuning"], "accuracy")
+    assert pooled.loc["fine-tuning", "estimate"] == pytest.approx(ft.pooled["estimate"])
+    assert 0.88 < ft.pooled["estimate"] < 0.91  # between its two studies
+    caption = next(c for c in texts(at, "caption") if c.startswith("All studies"))
+    assert f"k = 5, pooled accuracy {overall.pooled['estimate']:.3f}" in caption
+    assert "Too few studies to pool" in caption and "many (k = 1)" in caption
     at.selectbox(key="sbs_moderator").select("modality").run()
-    assert (6, "accuracy", ("modality",)) in calls
-    assert "modality[x]" in set(at.dataframe[0].value["term"])
+    no_failure(at)
+    terms = set(at.dataframe[0].value["term"])
+    assert "intercept" in terms and any(t.startswith("modality[") for t in terms)

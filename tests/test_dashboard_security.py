@@ -164,13 +164,17 @@ def test_network_server_makes_add_study_read_only(inputs, server_address, monkey
 # ------------------------------------------------------------------ formula cells
 def test_csv_downloads_neutralise_formula_cells():
     hostile = ["=HYPERLINK(\"http://x\",\"click\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "plain",
-               "a=b"]
-    frame = pd.DataFrame({"title": hostile, "value": [0.5, -1.0, 2, 3, 4, 5, 6, 7], "=cmd": [""] * 8})
+               "a=b", "-0.5"]
+    frame = pd.DataFrame({"title": hostile, "value": [0.5, -1.0, 2, 3, 4, 5, 6, 7, 8], "=cmd": [""] * 9})
     data = widgets.csv_bytes(frame)
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
     assert rows[0] == ["title", "value", "'=cmd"]
     titles = [r[0] for r in rows[1:]]
-    assert titles[:6] == ["'" + h for h in hostile[:6]] and titles[6:] == ["plain", "a=b"]
+    assert titles[:6] == ["'" + h for h in hostile[:6]]
+    assert titles[6:] == ["plain", "a=b", "-0.5"]  # a number written as text stays a number
+    from review.spreadsheet import restore
+
+    assert [restore(t) for t in titles] == hostile  # the guard is the review's, and reversible
     assert [float(r[1]) for r in rows[1:]] == frame["value"].tolist()  # numbers stay numbers, -1.0 included
     assert frame["title"].tolist() == hostile  # the shown frame is untouched
 

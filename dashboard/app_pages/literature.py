@@ -1,8 +1,6 @@
 """Literature: the review's coded studies, its Figures 4-6, Spearman results, PRISMA flow and audit."""
 from __future__ import annotations
 
-import math
-
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -11,6 +9,7 @@ from dashboard import charts, sources, views, widgets
 from review.plotting import MODALITY_COLORS, color_for
 
 N_BOOT, SEED = 1000, 0
+SELECTIONS = {"review": "the review's rule", "all": "every study with a data size"}
 
 
 def spearman_chart(points: pd.DataFrame, studies: pd.DataFrame) -> alt.FacetChart:
@@ -87,28 +86,35 @@ if tab_fig.open:
 
 if tab_sp.open:
     with tab_sp:
-        st.caption("The review's selection (one backbone model, one TL type, one modality; benchmarks and minor "
-                   "models excluded), data quantity per class (patients for CT/MRI/microscopy), Spearman r and p, "
-                   f"{N_BOOT} bootstrap resamples (seed {SEED}) for 95 % intervals. Computed on the filtered studies.")
-        analysis = widgets.load(sources.spearman, shown, N_BOOT, SEED)
-        if analysis is not None:
-            results = pd.DataFrame([r.to_dict() for r in analysis.results.values()])
+        st.caption("Data quantity per class (patients for CT/MRI/microscopy) against the reported AUC and accuracy, "
+                   f"Spearman r and p with {N_BOOT} bootstrap resamples (seed {SEED}) for 95 % intervals, under both "
+                   "selections: the review's (one backbone model, one TL type, one modality; benchmarks and minor "
+                   "models excluded) and every study with a data size. r needs 3 studies, p and the interval 5. "
+                   "Computed on the filtered studies.")
+        analyses = {sel: widgets.load(sources.spearman, shown, N_BOOT, SEED, sel) for sel in SELECTIONS}
+        if all(a is not None for a in analyses.values()):
+            results = pd.DataFrame([r.to_dict() for a in analyses.values() for r in a.results.values()])
             published = widgets.load(sources.published_spearman)
             if published is not None:  # the review's own r and p next to the recomputed ones
                 results = results.merge(published, on="metric", how="left")
-            widgets.table(results, stem="spearman-results", column_config={
-                c: st.column_config.NumberColumn(c, format="%.3f")
-                for c in ("r", "p", "ci_low", "ci_high", "published_r", "published_p")})
+            first = [c for c in ("selection", "metric", "n", "r", "p", "ci_low", "ci_high", "published_r",
+                                 "published_p", "note") if c in results]
+            widgets.table(results[first + [c for c in results.columns if c not in first]], stem="spearman-results",
+                          column_config={c: st.column_config.NumberColumn(c, format="%.3f")
+                                         for c in ("r", "p", "ci_low", "ci_high", "published_r", "published_p")})
+            selection = st.segmented_control("selection shown", list(SELECTIONS), default="review",
+                                             format_func=SELECTIONS.get, key="lit_sp_selection") or "review"
+            analysis = analyses[selection]
             excl = analysis.excluded_counts()
             st.write(f"Kept **{len(analysis.subset)}** studies; excluded: "
-                     + ", ".join(f"{k} {v}" for k, v in excl.items() if v) + ".")
-            if all(r.n < 3 or math.isnan(r.r) for r in analysis.results.values()):
-                st.info("Fewer than 3 kept studies have a data size and a performance value: no correlation to show.")
+                     + (", ".join(f"{k} {v}" for k, v in excl.items() if v) or "none") + ".")
             if len(analysis.points):
                 st.altair_chart(spearman_chart(analysis.points, shown))
                 st.caption("Hover a point for the study; scroll to zoom. The buttons give the review-style "
-                           "four-panel Figure 6 (colour by modality and by backbone family).")
-            widgets.downloads("spearman_figure", shown, N_BOOT, SEED, stem="fig6-spearman")
+                           "Figure 6 for this selection.")
+            else:
+                st.info("No kept study has both a data size and a performance value.")
+            widgets.downloads("spearman_figure", shown, N_BOOT, SEED, selection, stem=f"fig6-spearman-{selection}")
 
 if tab_prisma.open:
     with tab_prisma:

@@ -14,6 +14,7 @@ from dashboard import charts, sources, views, widgets
 
 SWEEP_HINT = "Run `harness sweep configs/quick.yaml` to add your own measurements here."
 MEASURES = {"accuracy": "accuracy", "auc_weighted": "AUC (harness: class-weighted one-vs-rest)"}
+#: review.meta's moderator terms, in words
 MODERATORS = {"tl_type": "TL type", "backbone_category": "backbone category", "modality": "modality",
               "year": "publication year", "log10_images": "log10 number of images"}
 MAX_THROUGHPUT_MARKS = 4000  # above this, one mark per configuration and phase (the browser stays quick)
@@ -136,46 +137,56 @@ if tab_size.open:
 # ------------------------------------------------------------------ meta-analysis
 if tab_meta.open:
     with tab_meta:
-        st.caption(f"Random-effects meta-analysis of the reported {label} on the logit scale (`review meta`), "
-                   "which needs each study's test-set size (`n_test`). Studies without it are left out and listed.")
+        st.caption(f"Random-effects meta-analysis of the reported {label} on the logit scale (`review meta`, REML), "
+                   "which needs each study's test-set size (`n_test`); studies without it are left out and listed.")
         try:
             overall, overall_studies = sources.meta(studies, lit_measure)
         except sources.Unavailable as exc:
             st.info(f"The meta-analysis cannot run here: {exc}.")
-        except ValueError as exc:
-            st.info(f"No meta-analysis of {label} possible on these studies: {exc}")
-        else:
+            overall = None
+        if overall is not None and overall["pooled"]["estimate"] is None:
+            st.info(f"No pooled estimate of {label}: {overall['message']}.")
+        elif overall is not None:
             pooled = {"all studies": (overall, overall_studies)}
             skipped = []
             for tl in views.TL_TYPES:
-                subset = studies[studies["tl_type"] == tl]
-                try:
-                    pooled[tl] = sources.meta(subset, lit_measure)
-                except ValueError as exc:
-                    skipped.append(f"{tl} ({exc})")
+                result, per_study = sources.meta(studies[studies["tl_type"] == tl], lit_measure)
+                if result["pooled"]["estimate"] is None:
+                    skipped.append(f"{tl} (k = {result['k']})")
+                else:
+                    pooled[tl] = (result, per_study)
             rows = views.forest_rows(pooled)
-            st.altair_chart(charts.forest_chart(rows, f"{label} (random-effects, 95 % CI)"))
-            st.caption(f"Pooled over k = {overall.get('k')} studies: {overall['pooled']['estimate']:.3f} "
-                       f"[{overall['pooled']['ci_low']:.3f}, {overall['pooled']['ci_high']:.3f}], "
-                       f"τ² = {overall.get('tau2', float('nan')):.3f}, I² = {overall.get('i2', float('nan')):.1%}. "
-                       + (f"Not pooled: {'; '.join(skipped)}." if skipped else ""))
+            st.altair_chart(charts.forest_chart(rows, f"{label} (random effects, 95 % CI)"))
+            est = overall["pooled"]
+            st.caption(f"All studies: k = {overall['k']}, pooled {label} {est['estimate']:.3f} "
+                       f"[{est['ci_low']:.3f}, {est['ci_high']:.3f}], τ² = {overall['tau2']:.3f}, "
+                       f"I² = {overall['i2']:.1f} %. Squares: studies (size = weight), lines: 95 % intervals, "
+                       "diamonds: pooled estimates. "
+                       + (f"Too few studies to pool: {'; '.join(skipped)}." if skipped else ""))
+            widgets.csv_button(rows, f"forest-{lit_measure}", label="CSV (forest plot rows)")
+            widgets.downloads("meta_forest", studies, lit_measure, stem=f"forest-{lit_measure}")
+
             moderator = st.selectbox("moderator (meta-regression)", list(MODERATORS), format_func=MODERATORS.get,
                                      key="sbs_moderator")
-            try:
-                result, _ = sources.meta(studies, lit_measure, (moderator,))
-            except ValueError as exc:
-                st.info(f"No meta-regression on {MODERATORS[moderator]}: {exc}")
+            result, _ = sources.meta(studies, lit_measure, (moderator,))
+            if not result["coefficients"]:
+                st.info(f"No meta-regression on {MODERATORS[moderator]}: {result['message']}.")
             else:
                 coefs = views.coefficients(result)
                 st.altair_chart(charts.coefficients_chart(coefs))
-                st.caption(f"k = {result.get('k')}, τ² = {result.get('tau2', float('nan')):.3f}; coefficients on "
-                           "the logit scale (a categorical level is compared with the first level).")
-                widgets.table(coefs, stem=f"meta-regression-{lit_measure}-{moderator}")
+                reference = result["reference_levels"].get(moderator)
+                st.caption(f"k = {result['k']} studies with {label}, n_test and {MODERATORS[moderator]}; residual "
+                           f"τ² = {result['tau2']:.3f}, I² = {result['i2']:.1f} %. Coefficients on the logit scale"
+                           + (f"; each level is compared with '{reference}'." if reference else ".")
+                           + " The dashed line is no effect.")
+                widgets.table(coefs, stem=f"meta-regression-{lit_measure}-{moderator}", column_config={
+                    c: st.column_config.NumberColumn(c, format="%.3f") for c in ("estimate", "se", "ci_low",
+                                                                                 "ci_high", "p")})
+        if overall is not None:
             excluded = pd.DataFrame(overall.get("excluded") or [], columns=["study_id", "reason"])
             if len(excluded):
                 with st.expander(f"{len(excluded)} studies left out of the pooling, and why"):
                     widgets.table(excluded, stem=f"meta-excluded-{lit_measure}")
-            widgets.csv_button(rows, f"forest-{lit_measure}", label="CSV (forest plot rows)")
 
 # ------------------------------------------------------------------ cost
 if tab_cost.open:
