@@ -1,7 +1,10 @@
 """Entry script of the dashboard: `dashboard` (or `streamlit run dashboard/app.py`).
 
-One `st.navigation` over four pages; the sidebar's data-file paths are shared
-by every page (defaults from the TLMI_* environment variables).
+One `st.navigation` over four pages; the sidebar shows the data files every
+page reads (server configuration: the `dashboard` options / TLMI_* variables,
+editable only under `dashboard --allow-path-edit`) and the server's access mode.
+Run from the checkout, `streamlit run dashboard/app.py` picks up
+`.streamlit/config.toml` (127.0.0.1 only, no usage statistics).
 
 The page scripts live in `app_pages/`, not `pages/`: Streamlit treats a
 `pages/` folder next to the entry script as a legacy multipage app and, until

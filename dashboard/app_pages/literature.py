@@ -19,11 +19,11 @@ def spearman_chart(points: pd.DataFrame, studies: pd.DataFrame) -> alt.FacetChar
     colour = alt.Scale(domain=modalities, range=[color_for(m, MODALITY_COLORS) for m in modalities])
     return alt.Chart(data).mark_point(filled=True, size=80).encode(
         x=alt.X("size:Q", scale=alt.Scale(type="log"), title="data per class (log)"),
-        y=alt.Y("value:Q", scale=alt.Scale(zero=False), title="reported value"),
+        y=alt.Y("value:Q", scale=alt.Scale(zero=False), title="reported value", axis=alt.Axis(format=".2f")),
         color=alt.Color("modality:N", scale=colour), shape=alt.Shape("tl_type:N", title="TL type"),
         tooltip=["study_id", "title", "year", "modality", "tl_type", "backbone_family",
                  alt.Tooltip("size:Q", format=".1f"), alt.Tooltip("value:Q", format=".3f")],
-    ).properties(width=330, height=260).facet(column=alt.Column("metric:N", title=None)).resolve_scale(
+    ).properties(width=300, height=260).facet(column=alt.Column("metric:N", title=None)).resolve_scale(
         y="independent").interactive()
 
 st.title("Literature")
