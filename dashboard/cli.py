@@ -1,7 +1,9 @@
 """`dashboard [--port N] [--host ADDRESS] [--studies CSV] [--results STORE] ...`: serve the app.
 
-Replaces itself (exec) with `python -m streamlit run dashboard/app.py`, bound to
-127.0.0.1 unless `--host` names another address. Being the server process
+Replaces itself (exec) with the Streamlit server for dashboard/app.py
+(`python -m dashboard.server run ...`, Streamlit's own command line after
+preloading the libraries every page needs), bound to 127.0.0.1 unless `--host`
+names another address. Being the server process
 itself, `dashboard` stops the server on SIGTERM or Ctrl+C: nothing is left
 running, nothing is left listening. The path options set the TLMI_* variables
 the app reads; the browser shows those paths but cannot change them unless
@@ -46,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command(port: int, browser: bool = False, host: str = LOCALHOST) -> list[str]:
-    """The streamlit command line that serves the app on host:port."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
+    """The command line of the server process: Streamlit's `run` for the app, on host:port."""
+    return [sys.executable, "-m", "dashboard.server", "run", str(APP),
             "--server.address", host, "--server.port", str(port),
             "--server.headless", "false" if browser else "true",
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",

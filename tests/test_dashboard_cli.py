@@ -14,7 +14,7 @@ from dashboard.settings import Paths
 
 def test_launcher_binds_localhost_and_exports_paths(tmp_path):
     cmd = cli.command(8765)
-    assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"] and cmd[4].endswith("dashboard/app.py")
+    assert cmd[:4] == [sys.executable, "-m", "dashboard.server", "run"] and cmd[4].endswith("dashboard/app.py")
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.port") + 1] == "8765"
     args = cli.build_parser().parse_args(["--studies", str(tmp_path / "s.csv"), "--results", "runs"])

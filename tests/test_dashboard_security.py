@@ -200,7 +200,7 @@ def test_sigterm_to_dashboard_leaves_nothing_listening(tmp_path):
         children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == proc.pid]
         # `dashboard` became the server: the same process serves the port and has no child process
         cmdline = open(f"/proc/{proc.pid}/cmdline", "rb").read().split(b"\0")
-        assert b"streamlit" in cmdline and children == []
+        assert b"dashboard.server" in cmdline and str(cli.APP).encode() in cmdline and children == []
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as response:
             assert response.read() == b"ok"
         proc.send_signal(signal.SIGTERM)
@@ -212,7 +212,7 @@ def test_sigterm_to_dashboard_leaves_nothing_listening(tmp_path):
         proc.wait()
         for pid in children:  # a regression must not leave its orphaned server behind either
             try:
-                if b"streamlit" in open(f"/proc/{pid}/cmdline", "rb").read():
+                if str(cli.APP).encode() in open(f"/proc/{pid}/cmdline", "rb").read():
                     os.kill(pid, signal.SIGKILL)
             except (OSError, ProcessLookupError):
                 pass
