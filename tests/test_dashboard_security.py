@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 
@@ -17,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import cli, settings, widgets
+from dashboard import cli, widgets
 from dashboard.settings import Access, PathRefused, check_path, is_loopback
 from test_dashboard_pages import APP, PAGES, TIMEOUT, inputs, server_address  # noqa: F401 (fixtures)
 from test_dashboard_sources import STUDIES, make_studies
@@ -138,7 +136,7 @@ def test_path_edit_accepts_files_under_the_roots_only(inputs, monkeypatch):
     assert at.sidebar.text_input(key="path_studies").value == str(inputs["studies"])
     at.sidebar.text_input(key="path_studies").input(str(smaller)).run()
     assert not at.exception
-    assert any(m.value.startswith(f"**2** of 2") for m in at.markdown)
+    assert any(m.value.startswith("**2** of 2") for m in at.markdown)
     for bad in ("/etc/passwd", f"{inputs['tmp']}/../etc/passwd"):
         at.sidebar.text_input(key="path_studies").input(bad).run()
         assert not at.exception
