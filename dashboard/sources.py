@@ -8,9 +8,6 @@ traceback. A part of the project that is not installed raises `Unavailable`.
 """
 from __future__ import annotations
 
-import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +16,8 @@ import streamlit as st
 
 from dashboard import views
 
-#: canonical trial columns the pages use (anything else the store gives is kept too)
-METRIC_COLUMNS = ["accuracy", "auc_macro", "auc_weighted", "soft_accuracy", "f1_OAP", "f1_IN", "f1_OBS"]
-TEXT_COLUMNS = ["trial_id", "status", "backbone", "strategy", "weights", "dataset"]
-TRIAL_COLUMNS = [*TEXT_COLUMNS, "data_size", "seed", *METRIC_COLUMNS, "confusion", "wall_time_s",
-                 "images_per_s", "peak_memory_mb", "trainable_params", "total_params"]
+#: trial text columns the pages filter on (missing values shown as "?")
+TEXT_COLUMNS = ["backbone", "strategy", "weights", "dataset", "status"]
 TABLE2_COLUMNS = ["model", "backbone", "alpha", "depth", *views.TABLE2_METRICS, "source"]
 
 
@@ -139,8 +133,15 @@ def store_files(path: str | Path) -> list[Path]:
 
 
 def store_stamp(path: str | Path) -> tuple:
-    """Cache key of a store or folder of stores, including SQLite's -wal file (where WAL writes land first)."""
-    return tuple(stamp(f) + stamp(f.with_name(f.name + "-wal")) for f in store_files(path))
+    """Cache key of a store or folder of stores, including SQLite's -wal file (where WAL writes land first).
+
+    An empty -wal counts as none: a reader of a WAL store may create one, which must not look like new trials.
+    """
+    def wal(store: Path) -> tuple:
+        key = stamp(store.with_name(store.name + "-wal"))
+        return key if key[2] > 0 else (key[0], -1, -1)
+
+    return tuple(stamp(f) + wal(f) for f in store_files(path))
 
 
 def trials(path: str | Path) -> pd.DataFrame:
@@ -158,132 +159,63 @@ def _trials(path: str, key: tuple) -> pd.DataFrame:
     return trials_frame(records, path)
 
 
-#: store columns holding JSON the loader needs parsed; the others (versions, machine) stay text for display
-PARSED_JSON = ("config", "metrics", "timings")
+def _results():
+    """`harness.results`: the one trial-row schema (`flatten`) and the read-only store reader."""
+    try:
+        import harness.results as results
+    except ImportError as exc:
+        raise Unavailable(f"harness.results is not available in this install ({exc})") from None
+    return results
 
 
 def _read_store(path: Path) -> list[dict[str, Any]]:
-    """Raw trial rows of one harness results store, opened read-only (a viewer never writes to a store).
-
-    JSON columns the page needs (config, metrics, timings) are parsed here, so
-    a malformed one names its trial and column; versions stay text.
-    """
-    _check_sqlite(path)
+    """Raw trial rows of one store, read by `harness.results.ResultStore` (read-only: a viewer never writes)."""
+    results = _results()
     try:
-        with closing(sqlite3.connect(_read_only_uri(path), uri=True)) as con:
-            columns = [r[1] for r in con.execute("PRAGMA table_info(trials)")]
-            order = " ORDER BY finished_at" if "finished_at" in columns else ""
-            cursor = con.execute(f"SELECT * FROM trials{order}")
-            rows = [dict(zip(columns, values)) for values in cursor]
-    except sqlite3.Error as exc:
-        raise SourceError(path, f"cannot read the results store ({type(exc).__name__}: {exc})",
-                          "check that it is a harness results store, or point TLMI_RESULTS elsewhere") from None
+        rows = results.ResultStore(path).rows()
+    except results.StoreError as exc:
+        raise SourceError(path, exc.problem,
+                          exc.hint or "point TLMI_RESULTS at the results.sqlite a harness sweep wrote") from None
     for row in rows:
-        row["config_text"] = row.get("config")
-        for column in PARSED_JSON:
-            cell = row.get(column)
-            if isinstance(cell, str) and cell:
-                try:
-                    row[column] = json.loads(cell)
-                except json.JSONDecodeError as exc:
-                    raise SourceError(path, f"trial {row.get('trial_id')!r}, column {column!r}: not valid JSON "
-                                            f"({exc.msg} at char {exc.pos})") from None
         row["store"] = str(path)
     return rows
 
 
-def _read_only_uri(path: Path) -> str:
-    """SQLite URI that opens the file read-only (percent-encoded, so any file name works)."""
-    return f"{Path(path).resolve().as_uri()}?mode=ro"
-
-
-def _check_sqlite(path: Path) -> set[str]:
-    """The table names of a SQLite file opened read-only; SourceError when it is not a results store."""
-    try:
-        with closing(sqlite3.connect(_read_only_uri(path), uri=True)) as con:
-            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        raise SourceError(path, f"not a SQLite results store ({exc})",
-                          "point TLMI_RESULTS at the results.sqlite a harness sweep wrote") from None
-    if "trials" not in names:
-        raise SourceError(path, f"SQLite file without a 'trials' table (tables: {sorted(names) or 'none'})",
-                          "point TLMI_RESULTS at the results.sqlite a harness sweep wrote")
-    return names
-
-
 def trials_frame(records: list[dict[str, Any]], path: str | Path = "<records>") -> pd.DataFrame:
-    """Flatten harness store rows into the tidy trial frame; a malformed row names its trial and field."""
-    rows = [_trial_row(i, rec, path) for i, rec in enumerate(records)]
-    frame = pd.DataFrame(rows, columns=list(dict.fromkeys(TRIAL_COLUMNS + [k for r in rows for k in r])))
-    for col in ("backbone", "strategy", "weights", "dataset", "status"):
+    """Store rows -> the tidy trial frame: `harness.results.flatten` per row (its TRIAL_COLUMNS), plus `store`
+    (the file it came from), `data_size` (= train_patients, the pages' name) and `error_summary`.
+
+    A row that does not fit the schema, or a metric outside [0, 1], names its trial and field.
+    """
+    results = _results()
+    rows = []
+    for i, rec in enumerate(records):
+        try:
+            flat = results.flatten(rec)
+        except results.RowError as exc:
+            raise SourceError(path, f"trial {i + 1}: {exc}") from None
+        flat["store"] = rec.get("store")
+        rows.append(flat)
+    frame = pd.DataFrame(rows, columns=[*results.TRIAL_COLUMNS, "store"])
+    frame["data_size"] = frame["train_patients"]
+    frame["error_summary"] = frame["error"].map(results.error_summary)
+    for col in TEXT_COLUMNS:
         frame[col] = frame[col].astype("string").fillna("?").astype(str)
-    for key in METRIC_COLUMNS:  # checked column-wise: one pass over 10,000 trials, not 70,000 calls
+    for key in results.schema.METRIC_COLUMNS:  # checked column-wise: one pass over 10,000 trials
         raw = frame[key]
         value = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & ~value.between(0.0, 1.0) & ~(raw.map(_is_nan))
+        bad = raw.notna() & ~value.between(0.0, 1.0) & ~raw.map(_is_nan)
         if bad.any():
             i = bad.idxmax()
             where = frame.at[i, "store"] if isinstance(frame.at[i, "store"], str) else path
             raise SourceError(where, f"trial {frame.at[i, 'trial_id']!r}, field 'metrics.test.{key}': "
                                      f"{raw.at[i]!r} is not a number in [0, 1]")
-    numeric = [c for c in TRIAL_COLUMNS if c not in TEXT_COLUMNS + ["confusion"]]
-    numeric += [c for c in frame.columns if c.startswith(("images_per_s_", "share_of_reference_"))]
-    for col in numeric:
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    text = {*TEXT_COLUMNS, "trial_id", "sweep", "weights_label", "confusion", "selected", "precision", "backend",
+            "device", "machine", "versions", "data_fingerprint", "error", "config", "store", "error_summary"}
+    for col in frame.columns:
+        if col not in text:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
-
-
-def _trial_row(i: int, rec: Any, path: str | Path) -> dict[str, Any]:
-    if not isinstance(rec, dict):
-        raise SourceError(path, f"trial {i + 1}: expected a mapping, got {type(rec).__name__}")
-    where = f"trial {rec.get('trial_id', i + 1)!r}"
-    metrics, timings = _mapping(rec, "metrics", where, path), _mapping(rec, "timings", where, path)
-    config = _mapping(rec, "config", where, path)
-    test = metrics.get("test") or {}
-    params = metrics.get("params") or {}
-    data = config.get("data") or {}
-    row = {"trial_id": rec.get("trial_id"), "status": rec.get("status", "done"), "sweep": rec.get("sweep"),
-           "backbone": rec.get("backbone") or config.get("backbone"),
-           "strategy": rec.get("strategy") or config.get("strategy"),
-           "weights": rec.get("weights") or config.get("weights"), "weights_label": rec.get("weights_label"),
-           "dataset": metrics.get("dataset") or data.get("spec"),
-           "data_size": rec.get("train_patients", metrics.get("n_train_patients")), "seed": rec.get("seed"),
-           "selected": json.dumps(metrics.get("selection", {}).get("candidate"), sort_keys=True, default=str)
-           if metrics.get("selection") else None,
-           "confusion": test.get("confusion_matrix"),
-           "wall_time_s": timings.get("total_s"), "images_per_s": timings.get("train_images_per_s"),
-           "peak_memory_mb": timings.get("peak_rss_mb"),
-           "trainable_params": params.get("trainable_params"), "total_params": params.get("total_params"),
-           "backend": rec.get("backend"), "device": rec.get("device"),
-           "machine": _text(rec.get("machine")), "versions": _text(rec.get("versions")),
-           "error": rec.get("error"), "store": rec.get("store"), "config": rec.get("config_text") or _text(config)}
-    for phase, measured in (timings.get("throughput") or {}).items():  # per-phase throughput (issue 10)
-        if isinstance(measured, dict):
-            row[f"images_per_s_{phase}"] = measured.get("images_per_s")
-            row[f"share_of_reference_{phase}"] = measured.get("share_of_reference")
-    for key in METRIC_COLUMNS:
-        row[key] = test.get(key)
-    return row
-
-
-def _mapping(rec: dict[str, Any], key: str, where: str, path: str | Path) -> dict[str, Any]:
-    value = rec.get(key)
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise SourceError(path, f"{where}, field {key!r}: not valid JSON ({exc.msg})") from None
-    if not isinstance(value, dict):
-        raise SourceError(path, f"{where}, field {key!r}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _is_nan(value: Any) -> bool:

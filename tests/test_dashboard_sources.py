@@ -185,3 +185,16 @@ def test_table2_shipped_and_malformed(tmp_path, repo_root):
     bad.write_text(text.replace(",0.97,0.85,0.95,", ",97,0.85,0.95,", 1), encoding="utf-8")
     with pytest.raises(sources.SourceError, match=r"row 1, column 'auc_weighted'.*outside"):
         sources.table2(bad)
+
+
+def test_reading_a_store_writes_nothing_and_keeps_its_cache(tmp_path):
+    """The dashboard is a viewer: reading leaves the store's bytes and time stamp as they were, and a second
+    read is served from the cache (SQLite's empty -wal side file, which a WAL reader may create, is no change)."""
+    store = make_store(tmp_path / "results.sqlite", n=6, failed=1)
+    before = (store.stat().st_mtime_ns, store.read_bytes())
+    key = sources.store_stamp(store)
+    frame = sources.trials(store)
+    assert len(frame) == 7 and frame.loc[frame["status"] == "failed", "error_summary"].tolist() == [
+        "MemoryError: out of memory"]
+    assert (store.stat().st_mtime_ns, store.read_bytes()) == before
+    assert sources.store_stamp(store) == key

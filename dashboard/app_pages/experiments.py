@@ -28,7 +28,8 @@ except (sources.SourceError, sources.Unavailable) as exc:
 trials, failed = views.split_status(trials)
 if len(failed):
     with st.expander(f"{len(failed)} trial(s) failed and are not shown; see why", icon=":material/warning:"):
-        widgets.table(failed[["trial_id", "backbone", "strategy", "weights", "error", "store"]], stem="failed-trials")
+        widgets.table(failed[["trial_id", "backbone", "strategy", "weights", "error_summary", "store"]],
+                      stem="failed-trials", column_config={"error_summary": st.column_config.TextColumn("error")})
 if trials.empty:
     st.info(f"**{paths.results}** has no finished trials yet.\n\n{SWEEP_HINT}")
     st.stop()
