@@ -1,26 +1,25 @@
-"""Run a sweep: expand the grid, skip finished trials, run the rest one by one, store each row.
+"""Run a sweep: expand the grid, skip finished trials, hand the rest to an executor, store each row.
 
-Isolation: by default each trial runs in this process and is followed by
-`keras.backend.clear_session()` + `gc.collect()` (isolation: session), which frees the
-graph and weights between trials without paying Keras/TensorFlow start-up (~5 s) for every
-trial. `isolation: process` runs each trial in a fresh process started with
-multiprocessing 'spawn' (no fork of a TensorFlow runtime), so memory cannot grow at all
-across trials; use it for long sweeps of big backbones.
+`Sweep` is the driver: it plans, and it alone writes the results store; where trials run is
+the executor's business (`harness.executors`: in this process for `isolation: session`, a
+fresh process per trial for `isolation: process`, Ray tasks for `--executor ray`).
 
-Crash safety: a trial's row is written in one SQLite transaction after it finishes; kill -9
-at any moment loses only the trial in flight, and `--resume` skips every trial whose id
+Crash safety: a trial's row is written in one SQLite transaction as soon as it is back; kill -9
+at any moment loses only the trials in flight, and `--resume` skips every trial whose id
 (hash of its config) is already done.
+
+`run_trial` (one trial end to end) and `ensure_source` (a `source:` model, trained once) are
+what executors run.
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import platform
 import resource
 import socket
 import time
-import traceback
+from contextlib import closing
 from importlib import metadata
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .backbones import get_backbone
 from .config import SweepConfig, TrialSpec
+from .executors import Executor, Started, SweepJob, embedded_executor
 from .results import ResultStore
 
 
@@ -257,36 +257,22 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
             "test_proba": result["proba"]}   # not stored; used by `harness bench`
 
 
-def _failed_row(trial: dict, sweep: str, error: str, started: float) -> dict:
-    return {"trial_id": trial["trial_id"], "sweep": sweep, "status": "failed", "backbone": trial["backbone"],
-            "strategy": trial["strategy"], "weights": trial["weights"], "seed": trial["seed"],
-            "train_patients": trial.get("train_patients"), "config": trial, "error": error,
-            "versions": library_versions(), "machine": machine_info(), "started_at": started}
-
-
-def _isolated_worker(trial: dict, sweep: str, store_path: str, cache_dir: str, sources_root: str) -> None:
-    """Entry point of a spawned trial process: run, then store the row itself."""
-    store = ResultStore(store_path)
-    started = time.time()
-    try:
-        row = run_trial(trial, cache_dir, sources_root)
-        row["sweep"] = sweep
-    except Exception:
-        row = _failed_row(trial, sweep, traceback.format_exc(limit=8), started)
-    store.record(row)
-
-
-# ---------------------------------------------------------------------------- the sweep
+# ---------------------------------------------------------------------------- the sweep (the driver)
 
 class Sweep:
-    """A configured sweep bound to a store; `run()` executes what is not done yet."""
+    """A configured sweep bound to a store; `run()` executes what is not done yet.
+
+    The sweep is the driver: it plans the trials, hands them to an executor (where they run:
+    this process, a fresh process each, or Ray tasks; see harness.executors) and records every
+    row the executor hands back. Only the driver writes the store."""
 
     def __init__(self, config: SweepConfig, store_path: str | Path | None = None, resume: bool = False,
-                 progress: bool = True):
+                 progress: bool = True, executor: Executor | None = None):
         self.config = config
         self.store_path = Path(store_path) if store_path else config.default_store()
         self.resume = resume
         self.progress = progress
+        self.executor = executor
         self.cache_dir = config.cache_dir
         self.sources_root = self.store_path.parent / "sources"
 
@@ -297,7 +283,9 @@ class Sweep:
         return [t for t in trials if t.trial_id not in done], [t for t in trials if t.trial_id in done]
 
     def run(self) -> dict:
-        """Run every trial not done yet. Raises SweepError (nothing run) for a refused resume or a bad store."""
+        """Run every trial not done yet. Raises SweepError (nothing run) for a refused resume or a bad store,
+        ExecutorError (nothing run) for an executor that cannot start; KeyboardInterrupt passes through
+        after the executor has stopped what was running (every recorded row stays)."""
         todo, done = self.plan()
         if done and not self.resume:
             raise SweepError(f"{self.store_path} already holds {len(done)} finished trial(s) of this sweep; "
@@ -306,50 +294,51 @@ class Sweep:
 
         plan_sweep(self.config, todo)                             # bad data fails here (metadata only) ...
         store = ResultStore(self.store_path).initialise()       # ... and a bad store path, before any trial
-        failed = 0
-        bar = tqdm(total=len(todo) + len(done), initial=len(done), desc=f"sweep {self.config.name}", unit="trial",
-                   disable=not self.progress, dynamic_ncols=True)
-        for spec in todo:
-            bar.set_postfix_str(spec.label())
-            trial = spec.to_dict()
-            if self.config.isolation == "process":
-                failed += self._run_process(trial, store)
-            else:
-                failed += self._run_here(trial, store)
-            bar.update()
-        bar.close()
-        return {"store": str(self.store_path), "trials": len(todo) + len(done), "skipped_done": len(done),
-                "ran": len(todo), "failed": failed}
+        summary = {"store": str(self.store_path), "trials": len(todo) + len(done), "skipped_done": len(done),
+                   "ran": len(todo), "failed": 0}
+        if not todo:
+            return summary                                       # nothing to run: no executor to start
+        executor = self.executor or embedded_executor(self.config.isolation)
+        job = SweepJob(self.config.name, self.cache_dir, self.sources_root)
+        with executor, SweepProgress(len(todo) + len(done), len(done), f"sweep {self.config.name}",
+                                     enabled=self.progress) as bar, closing(executor.run(todo, job)) as events:
+            for event in events:
+                if isinstance(event, Started):
+                    bar.started(event.trial)
+                    continue
+                store.record(event.row)
+                summary["failed"] += event.row["status"] != "done"
+                bar.finished(event.row)
+        return summary
 
-    def _run_here(self, trial: dict, store: ResultStore) -> int:
-        import keras
 
-        started = time.time()
-        try:
-            row = run_trial(trial, self.cache_dir, self.sources_root)
-            row["sweep"] = self.config.name
-        except Exception:
-            row = _failed_row(trial, self.config.name, traceback.format_exc(limit=8), started)
-        store.record(row)
-        keras.backend.clear_session()
-        keras.mixed_precision.set_global_policy("float32")
-        gc.collect()
-        return int(row["status"] != "done")
+class SweepProgress:
+    """The sweep's progress bar, whatever the executor: trials done (ETA from tqdm), running, failed."""
 
-    def _run_process(self, trial: dict, store: ResultStore) -> int:
-        import multiprocessing as mp
+    def __init__(self, total: int, done: int, desc: str, enabled: bool = True):
+        self.bar = tqdm(total=total, initial=done, desc=desc, unit="trial", disable=not enabled, dynamic_ncols=True)
+        self.running: dict[str, str] = {}
+        self.failed = 0
 
-        started = time.time()
-        proc = mp.get_context("spawn").Process(
-            target=_isolated_worker,
-            args=(trial, self.config.name, str(self.store_path), str(self.cache_dir), str(self.sources_root)))
-        proc.start()
-        proc.join()
-        if trial["trial_id"] in store.done_ids():
-            return 0
-        if proc.exitcode != 0:
-            store.record(_failed_row(trial, self.config.name, f"trial process exited with code {proc.exitcode}", started))
-        return 1
+    def started(self, spec: TrialSpec) -> None:
+        self.running[spec.trial_id] = spec.label()
+        self._show()
+
+    def finished(self, row: dict) -> None:
+        self.running.pop(row["trial_id"], None)
+        self.failed += row["status"] != "done"
+        self.bar.update()
+        self._show()
+
+    def _show(self) -> None:
+        latest = next(reversed(self.running.values()), "")
+        self.bar.set_postfix_str(f"running {len(self.running)}, failed {self.failed}" + (f" | {latest}" if latest else ""))
+
+    def __enter__(self) -> "SweepProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
 
 
 class SweepError(RuntimeError):
