@@ -1,4 +1,4 @@
-"""`harness sweep CONFIG.yaml [--dry-run] [--resume] [--store PATH] [--json] [--no-progress]`.
+"""`harness sweep CONFIG.yaml [--dry-run] [--resume] [--store PATH] [--json] [--no-progress] [--executor ray ...]`.
 
 Runs every trial of the config's grid (backbones x strategies x weights x
 learning rates x data sizes x seeds) and records one row per finished trial in
@@ -15,9 +15,24 @@ this machine's profile (`harness bench --profile`), else with the built-in
 default table; the output says which machine and profile it assumed
 (docs/harness.md, "Dry run and cost model").
 
+`--executor ray` runs the trials as Ray tasks (`pip install -e ".[ray]"`): on a
+local Ray instance it starts itself (127.0.0.1 only, no dashboard, stopped when the
+command ends), or with `--address auto|HOST:PORT` on a running Ray cluster. Each
+trial gets `--gpus-per-trial` GPUs (a fraction such as 0.25 packs four trials on one
+GPU; default 1 when the cluster has GPUs, else 0) and `--cpus-per-trial` CPUs; a
+trial whose worker dies is retried `--max-retries` times, then recorded as failed;
+at most `--max-in-flight` trials are submitted at once (default: as many as the
+cluster fits). Only this command writes the store (docs/harness.md, "Sweeps on a
+Ray cluster"). Without `--executor` the config's `isolation` decides: trials run in
+this process (`session`) or each in a fresh process (`process`).
+
+Ctrl-C stops the running trials (Ray: cancels its tasks and stops a local instance
+it started); every finished trial stays recorded and `--resume` runs the rest.
+
 Exit codes: 0 all trials done, 1 some trial failed (recorded with its error),
-2 bad config, data or store (nothing run), or finished trials present without
-`--resume`.
+2 bad config, data or store, an executor that cannot start (Ray not installed,
+no cluster at --address, resources no node has; nothing run), or finished trials
+present without `--resume`; 130 interrupted (Ctrl-C).
 
 JSON (`--json`)::
 
@@ -56,6 +71,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=None, help="results database (default runs/<name>/results.sqlite)")
     parser.add_argument("--json", action="store_true", help="print the summary (or the dry-run plan) as JSON")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ray = parser.add_argument_group("distributed (Ray)")
+    ray.add_argument("--executor", choices=("embedded", "ray"), default="embedded",
+                     help="where trials run: embedded (this machine, per the config's isolation; default) "
+                          "or ray (Ray tasks; needs the ray extra)")
+    ray.add_argument("--address", default=None, metavar="auto|HOST:PORT",
+                     help="Ray cluster to join (default: start a local instance for this command)")
+    ray.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
+                     help="GPUs per trial, e.g. 0.25 packs four on a GPU (default 1 if the cluster has GPUs, else 0)")
+    ray.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="C", help="CPUs per trial (default 1)")
+    ray.add_argument("--max-retries", type=int, default=2, metavar="N",
+                     help="retries of a trial whose worker died before it is recorded as failed (default 2)")
+    ray.add_argument("--max-in-flight", type=int, default=None, metavar="K",
+                     help="trials submitted at once (default: as many as the cluster runs at a time)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,21 +94,50 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"harness sweep: config error: {exc}", file=sys.stderr)
         return 2
+    from harness.executors import ExecutorError
     from harness.results import StoreError
     from harness.sweep import Sweep, SweepError
 
-    sweep = Sweep(cfg, store_path=args.store, resume=args.resume, progress=not args.no_progress)
+    try:
+        executor = _executor(args)
+    except ExecutorError as exc:
+        print(f"harness sweep: {exc}", file=sys.stderr)
+        return 2
+    sweep = Sweep(cfg, store_path=args.store, resume=args.resume, progress=not args.no_progress, executor=executor)
     try:
         if args.dry_run:
             return _dry_run(sweep, args.json)
         summary = sweep.run()
-    except (SweepError, StoreError) as exc:
+    except (SweepError, StoreError, ExecutorError) as exc:
         print(f"harness sweep: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"harness sweep: interrupted; every finished trial is recorded in {sweep.store_path}: "
+              "run the same command with --resume to run the rest", file=sys.stderr)
+        return 130
     print(json.dumps(summary, indent=2) if args.json else
           f"{summary['ran']} trial(s) run, {summary['skipped_done']} already done, {summary['failed']} failed; "
           f"results in {summary['store']} (see `harness results --store {summary['store']}`)")
     return 1 if summary["failed"] else 0
+
+
+def _executor(args: argparse.Namespace):
+    """None (the config's embedded isolation) or a RayExecutor; ExecutorError for bad options or no Ray."""
+    ray_only = {"--address": args.address, "--gpus-per-trial": args.gpus_per_trial,
+                "--max-in-flight": args.max_in_flight}
+    if args.executor != "ray":
+        given = [flag for flag, value in ray_only.items() if value is not None]
+        if given:
+            from harness.executors import ExecutorError
+
+            raise ExecutorError(f"{', '.join(given)} only apply with --executor ray")
+        return None
+    if args.dry_run:
+        return None                              # a dry run plans only; it needs no cluster
+    from harness.executors import ray_executor
+
+    return ray_executor(address=args.address, gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
+                        max_retries=args.max_retries, max_in_flight=args.max_in_flight)
 
 
 def _dry_run(sweep, as_json: bool) -> int:
