@@ -84,8 +84,8 @@ def gone_within(tag: str, session: int, seconds: float) -> dict[int, str]:
 LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
 
 
-def listening_addresses(pids) -> set[str]:
-    """Hex local addresses (as /proc/net/tcp* writes them) of the TCP sockets these processes listen on."""
+def listening_sockets(pids) -> set[tuple[str, int]]:
+    """(hex address as /proc/net/tcp* writes it, port) of the TCP sockets these processes listen on."""
     inodes = set()
     for pid in pids:
         try:
@@ -100,7 +100,8 @@ def listening_addresses(pids) -> set[str]:
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             if fields[3] == "0A" and fields[9] in inodes:          # 0A: LISTEN
-                found.add(fields[1].split(":")[0])
+                address, port = fields[1].split(":")
+                found.add((address, int(port, 16)))
     return found
 
 
@@ -128,8 +129,9 @@ def test_ctrl_c_cancels_trials_and_stops_the_local_instance(tmp_path):
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         processes = tagged_processes(tag, proc.pid)
         assert any("gcs_server" in c for c in processes.values()) and any("raylet" in c for c in processes.values())
-        addresses = listening_addresses(processes)
-        assert addresses and addresses <= LOOPBACK, f"the local Ray listens beyond 127.0.0.1: {addresses}"
+        sockets = listening_sockets(processes)
+        assert sockets and {a for a, _ in sockets} <= LOOPBACK, f"the local Ray listens beyond 127.0.0.1: {sockets}"
+        assert 8265 not in {port for _, port in sockets}                # no dashboard web UI
         os.killpg(proc.pid, signal.SIGINT)                          # Ctrl-C in the terminal
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err[-2000:]
