@@ -11,7 +11,7 @@ import yaml
 
 from harness.cli import main
 from harness.config import load_config
-from harness.executors import ExecutorError, SweepJob
+from harness.executors import ExecutorError
 from harness.executors.process import ProcessExecutor
 from harness.results import ResultStore
 from harness.sweep import Sweep
