@@ -1,9 +1,14 @@
 """On-disk activation cache: a frozen network's forward pass is computed once.
 
-Key = (backbone + its options, weights identity (random init: its seed), Keras backend,
-data fingerprint, preprocessing key,
-boundary, augmentation copy). The dense head, SVM, random forest, every fold and every
-learning rate then read the same arrays (memory-mapped .npy files, written atomically).
+An entry is keyed by everything that determines its numbers (`activation_key`): the
+backbone and its options, the input size, the boundary (the first trainable layer's name
+and the names of the layers whose outputs cross it; "pooled" for the base's output), the
+weights identity (file hash, source run file hash, or random-init seed plus the rows its
+BatchNorm statistics were calibrated on), the data fingerprint, the image pipeline
+(preprocessing, rotation range, zoom, augmentation seed), the augmentation draw, the rows
+rotated draws were computed for, the precision policy, and the Keras and backend versions.
+The dense head, SVM, random forest, every fold and every learning rate then read the same
+arrays (memory-mapped .npy files, written atomically).
 """
 from __future__ import annotations
 
@@ -21,6 +26,41 @@ def cache_key(**parts) -> str:
     """Stable short hash of the named parts (order-independent, JSON-serialisable values)."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def backend_version() -> str:
+    """Name and version of the active Keras backend's library (e.g. 'tensorflow 2.21.0')."""
+    from importlib import metadata
+
+    import keras
+
+    backend = keras.backend.backend()
+    for dist in {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",), "torch": ("torch",)}.get(backend, ()):
+        try:
+            return f"{backend} {metadata.version(dist)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return backend
+
+
+def precision_policy() -> str:
+    """The global Keras dtype policy now in force (e.g. 'float32', 'mixed_float16')."""
+    import keras
+
+    return keras.config.dtype_policy().name
+
+
+def activation_key(*, backbone: str, backbone_options: dict, input_size: int, boundary: dict, weights: str,
+                   data: str, pipeline: dict, draw: int, rows: list[int] | None = None) -> str:
+    """Cache key of one activation array: every input that determines its content."""
+    import keras
+
+    parts = dict(backbone=backbone, backbone_options=backbone_options, input_size=input_size, boundary=boundary,
+                 weights=weights, data=data, pipeline=pipeline, draw=draw, precision=precision_policy(),
+                 keras=keras.__version__, backend=backend_version())
+    if rows is not None:
+        parts["rows"] = cache_key(rows=list(rows))
+    return cache_key(**parts)
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:

@@ -31,22 +31,36 @@ def soft_accuracy(y_true: np.ndarray, y_pred: np.ndarray, table: pd.DataFrame) -
     return hits / max(len(keys), 1)
 
 
-def _safe_auc(y_true: np.ndarray, proba: np.ndarray, n: int, average: str) -> float | None:
-    present = np.unique(y_true)
-    if len(present) < 2:
+def per_class_auc(y_true: np.ndarray, scores: np.ndarray, n: int) -> list[float | None]:
+    """One-vs-rest AUC of each class from its own score column (None if it or the rest is absent).
+
+    Column k ranks the test samples for class k; nothing is renormalised across columns,
+    so a class absent from the test set does not change the AUC of the others.
+    """
+    out: list[float | None] = []
+    for k in range(n):
+        positive = y_true == k
+        out.append(float(roc_auc_score(positive, scores[:, k])) if 0 < positive.sum() < len(y_true) else None)
+    return out
+
+
+def _average(values: list[float | None], weights: np.ndarray) -> float | None:
+    """Mean (weights: 1 = macro, class counts = the paper's "micro" = weighted) over classes with an AUC."""
+    keep = [i for i, v in enumerate(values) if v is not None]
+    if not keep:
         return None
-    if len(present) < n:  # a class absent from the test set: score only the present ones
-        cols = present.tolist()
-        p = proba[:, cols] / np.clip(proba[:, cols].sum(axis=1, keepdims=True), 1e-12, None)
-        if len(cols) == 2:
-            return float(roc_auc_score(y_true == cols[1], p[:, 1]))
-        return float(roc_auc_score(y_true, p, multi_class="ovr", average=average, labels=cols))
-    return float(roc_auc_score(y_true, proba, multi_class="ovr", average=average, labels=list(range(n))))
+    return float(np.average([values[i] for i in keep], weights=np.asarray(weights, dtype=float)[keep]))
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, table: pd.DataFrame | None = None,
-                           labels: tuple[str, ...] = DEFAULT_LABELS) -> dict:
-    """All test metrics as a flat JSON-ready dict (per-class keys like `f1_OAP`)."""
+                           labels: tuple[str, ...] = DEFAULT_LABELS, score_kind: str | None = None) -> dict:
+    """All test metrics as a flat JSON-ready dict (per-class keys like `f1_OAP`, `auc_OAP`).
+
+    `proba` holds one score column per class (argmax = the prediction); `score_kind` says
+    what they are (softmax, calibrated probability, ...) and is recorded with the metrics.
+    AUCs are one-vs-rest per class; `auc_macro` and `auc_weighted` average the classes
+    present in the test set (weighted by their counts: the paper's "micro-averaged AUC").
+    """
     y_true = np.asarray(y_true, dtype=int)
     proba = np.asarray(proba, dtype="float64")
     n = len(labels)
@@ -59,8 +73,12 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, table: pd.Data
         out[f"f1_{name}"] = float(f[i])
         out[f"support_{name}"] = int(support[i])
     out["f1_macro"] = float(np.mean(f))
-    out["auc_macro"] = _safe_auc(y_true, proba, n, "macro")
-    out["auc_weighted"] = _safe_auc(y_true, proba, n, "weighted")
+    aucs = per_class_auc(y_true, proba, n)
+    for name, auc in zip(labels, aucs):
+        out[f"auc_{name}"] = auc
+    out["auc_macro"] = _average(aucs, np.ones(n))
+    out["auc_weighted"] = _average(aucs, np.bincount(y_true, minlength=n))
+    out["score_kind"] = score_kind
     out["soft_accuracy"] = soft_accuracy(y_true, y_pred, table) if table is not None else None
     out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=list(range(n))).tolist()
     return out

@@ -8,8 +8,8 @@ Crash safety: a trial's row is written in one SQLite transaction as soon as it i
 at any moment loses only the trials in flight, and `--resume` skips every trial whose id
 (hash of its config) is already done.
 
-`run_trial` (one trial end to end) and `ensure_source` (a `source:` model, trained once) are
-what executors run.
+`run_trial` (one trial end to end) and `ensure_source` (a `source:` model, trained once) live in
+`harness.trial` and are re-exported here: they are what executors run.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .backbones import get_backbone
 from .config import SweepConfig, TrialSpec
 from .executors import Executor, Started, SweepJob, embedded_executor
 from .results import ResultStore
+from .trial import ensure_source, run_trial, source_root_for  # noqa: F401  (one trial: harness.trial)
 
 
 # ---------------------------------------------------------------------------- environment
@@ -95,23 +96,6 @@ def peak_rss_mb() -> float:
 
 # ---------------------------------------------------------------------------- one trial
 
-def _settings(trial: dict):
-    from .strategies import TrainSettings
-
-    t = trial["training"]
-    return TrainSettings(epochs=t["epochs"], batch_size=t["batch_size"], momentum=t["momentum"],
-                         nesterov=t["nesterov"], decay=t["decay"], select_on=t["select_on"],
-                         oversample=t["oversample"], mixed_precision=mixed_policy(t) is not None)
-
-
-def mixed_policy(training: dict) -> str | None:
-    """The Keras mixed-precision policy a trial asks for, or None for float32.
-
-    `auto` means float32 here until the engine chooses mixed precision on a GPU itself."""
-    precision = training.get("precision", "auto")
-    return precision if precision.startswith("mixed") else None
-
-
 def load_trial_data(trial: dict, cache_dir: Path):
     from .data import load_dataset
 
@@ -127,134 +111,6 @@ def split_patients(dataset, trial: dict) -> tuple[list[str], list[str]]:
     d = trial["data"]
     train, test = train_test_patients(dataset.table, test_fraction=d["test_fraction"], seed=d["split_seed"])
     return training_subset(train, trial.get("train_patients"), trial["seed"]), list(test)
-
-
-def source_root_for(trial: dict, sources_root: str | Path) -> Path:
-    """Folder of this trial's source runs, keyed by everything that shapes the source model."""
-    import hashlib
-
-    parts = {k: trial.get(k) for k in ("source", "preprocessing", "augmentation", "training", "seed")}
-    parts["image_size"] = trial["data"]["image_size"]
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return Path(sources_root) / digest
-
-
-def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bool = False) -> Path:
-    """Train (once, under a file lock) the source model behind weights `source:<name>`."""
-    from filelock import FileLock
-
-    from .weights import SOURCE_FILE, SOURCE_META, WeightsSpec, source_dir
-
-    spec = WeightsSpec.parse(trial["weights"])
-    backbone = get_backbone(trial["backbone"])
-    size = trial["input_size"] or backbone.input_size
-    folder = source_dir(spec, backbone, size, sources_root)
-    if (folder / SOURCE_FILE).exists() or trial.get("source") is None:
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / "train.lock")):
-        if (folder / SOURCE_FILE).exists():
-            return folder
-        src = trial["source"]
-        t0 = time.perf_counter()
-        source_trial = {**trial, "data": {**trial["data"], "spec": src["data"]}, "train_patients": None,
-                        "training": {**trial["training"], "epochs": int(src["epochs"]),
-                                     "batch_size": int(src.get("batch_size", trial["training"]["batch_size"]))}}
-        from .data import load_dataset
-        from .strategies import FullFinetune, ImageBank, TrialContext
-        from .features import FeatureCache
-
-        d = source_trial["data"]
-        dataset = load_dataset(d["spec"], cache_dir=cache_dir / "data", image_size=d["image_size"], frames=d["frames"])
-        import keras
-
-        keras.utils.set_random_seed(int(src.get("seed", 0)))
-        base = backbone.build(size, weights=None)
-        bank = ImageBank(dataset, backbone, size, trial["preprocessing"], trial["augmentation"]["rotation"],
-                         trial["augmentation"]["copies"], seed=trial["seed"])
-        ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=False),
-                           "none", seed=int(src.get("seed", 0)), cached=False)
-        learner = FullFinetune(ctx, _settings(source_trial), [float(src["lr"])])
-        everyone = np.arange(len(ctx.y))
-        learner.prepare([], everyone)
-        learner.fit(everyone, {"lr": float(src["lr"])}, int(src["epochs"]))
-        train_acc = float(np.mean(learner.predict_proba(everyone).argmax(1) == ctx.y))
-        tmp = folder / "base.tmp.weights.h5"
-        base.save_weights(str(tmp))
-        os.replace(tmp, folder / SOURCE_FILE)
-        meta = {"name": spec.value, "data": src["data"], "dataset": dataset.name, "fingerprint": dataset.fingerprint(),
-                "backbone": backbone.name, "input_size": size, "epochs": int(src["epochs"]), "lr": float(src["lr"]),
-                "batch_size": source_trial["training"]["batch_size"], "weights_from": "none (random initialisation)",
-                "seed": int(src.get("seed", 0)), "train_accuracy": train_acc, "seconds": time.perf_counter() - t0,
-                "versions": library_versions()}
-        (folder / SOURCE_META).write_text(json.dumps(meta, indent=2, sort_keys=True))
-    return folder
-
-
-def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_root: str | Path | None = None,
-              cached: bool = True, progress: bool = False) -> dict:
-    """Run one trial end to end and return its result row (not yet stored)."""
-    import keras
-
-    from .features import FeatureCache
-    from .protocol import make_folds, patient_indices, run_protocol
-    from .strategies import ImageBank, TrialContext, make_learner
-    from .weights import WeightsSpec, build_base, weights_identity, weights_label
-
-    cache_dir = Path(cache_dir)
-    sources_root = Path(sources_root) if sources_root else cache_dir / "sources"
-    if trial.get("source") is not None:
-        sources_root = source_root_for(trial, sources_root)
-    reset_ok = _reset_peak_rss()
-    started = time.time()
-    t_all = time.perf_counter()
-    timings: dict = {}
-    if mixed_policy(trial["training"]):
-        keras.mixed_precision.set_global_policy(mixed_policy(trial["training"]))
-    t0 = time.perf_counter()
-    if trial["weights"].startswith("source:"):
-        ensure_source(trial, cache_dir, sources_root, progress)
-    timings["source_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    dataset = load_trial_data(trial, cache_dir)
-    train_p, test_p = split_patients(dataset, trial)
-    kwargs = {"first_trainable": trial["first_trainable"]} if trial.get("first_trainable") else {}
-    backbone = get_backbone(trial["backbone"], **kwargs)
-    size = trial["input_size"] or backbone.input_size
-    wspec = WeightsSpec.parse(trial["weights"])
-    keras.utils.set_random_seed(trial["seed"])          # random initialisation is part of the trial
-    base = build_base(backbone, wspec, size, sources_root)
-    bank = ImageBank(dataset, backbone, size, trial["preprocessing"], trial["augmentation"]["rotation"],
-                     trial["augmentation"]["copies"], seed=trial["seed"])
-    ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=cached),
-                       weights_identity(wspec, backbone, size, sources_root, seed=trial["seed"]),
-                       seed=trial["seed"], cached=cached)
-    table = ctx.table
-    train_idx, test_idx = patient_indices(table, train_p), patient_indices(table, test_p)
-    folds = make_folds(table, train_p, trial["protocol"]["folds"], trial["seed"])
-    learner = make_learner(trial["strategy"], ctx, _settings(trial), trial["strategy_options"])
-    timings["setup_s"] = time.perf_counter() - t0
-    result = run_protocol(learner, table, train_idx, test_idx, folds, progress=progress)
-    timings.update(result["timings"])
-    timings["features_s"] = ctx.feature_seconds
-    timings["feature_cache"] = {"hits": ctx.cache.hits, "misses": ctx.cache.misses}
-    timings["train_s"] = learner.train_seconds
-    timings["train_images"] = learner.images_trained
-    timings["train_images_per_s"] = learner.images_trained / max(learner.train_seconds, 1e-9)
-    timings["total_s"] = time.perf_counter() - t_all
-    timings["peak_rss_mb"] = peak_rss_mb()
-    timings["peak_rss_scope"] = "trial" if reset_ok else "process"
-    backend, device = keras_device()
-    metrics = {"test": result["metrics"], "selection": result["selection"], "params": learner.params(),
-               "n_train_patients": len(train_p), "n_test_patients": len(test_p), "n_train_images": int(len(train_idx)),
-               "dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "input_size": size,
-               "precision": keras.mixed_precision.global_policy().name}
-    return {"trial_id": trial["trial_id"], "status": "done", "backbone": backbone.name, "strategy": trial["strategy"],
-            "weights": str(wspec), "weights_label": weights_label(wspec, sources_root, backbone, size),
-            "seed": trial["seed"], "train_patients": len(train_p), "config": trial, "metrics": metrics,
-            "timings": timings, "versions": library_versions(), "backend": backend, "device": device,
-            "machine": machine_info(), "started_at": started, "finished_at": time.time(),
-            "test_proba": result["proba"]}   # not stored; used by `harness bench`
 
 
 # ---------------------------------------------------------------------------- the sweep (the driver)

@@ -120,3 +120,25 @@ def build_base(backbone: BackboneSpec, spec: WeightsSpec, input_size: int, sourc
 def keras_home() -> Path:
     """Where keras.applications caches downloads ($KERAS_HOME, default ~/.keras)."""
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+
+
+def sublayers(model) -> list:
+    """Every layer inside `model`, nested models included (each once), in layer order."""
+    found, seen = [], set()
+
+    def walk(layer) -> None:
+        for sub in getattr(layer, "layers", []):
+            if id(sub) not in seen:
+                seen.add(id(sub))
+                found.append(sub)
+                walk(sub)
+
+    walk(model)
+    return found
+
+
+def batchnorm_layers(model) -> list:
+    """Every BatchNormalization layer inside `model`, nested models included, in layer order."""
+    from keras import layers
+
+    return [layer for layer in sublayers(model) if isinstance(layer, layers.BatchNormalization)]

@@ -15,7 +15,7 @@ import yaml
 from harness.cli import main
 from harness.results import ResultStore
 
-from test_harness_strategies import tiny_dataset
+from harness_toy import tiny_dataset
 
 
 def _config(tmp_path: Path, seeds=(0,)) -> Path:

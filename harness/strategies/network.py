@@ -1,0 +1,107 @@
+"""Shared part of the Keras strategies: the Ho & Kim head and the wiring to the engine.
+
+Each Keras strategy builds one model per trial (its policy: inputs, frozen part, trained
+part, BatchNorm mode), compiled once; every (fold, learning rate) run restores the initial
+state and runs `engine.fit_epochs`.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..engine import CompiledModel, OptimizerSettings, fit_epochs, predict_rows
+from .base import Strategy
+
+
+class KerasStrategy(Strategy):
+    """A Keras model trained with SGD; subclasses say what it is built from and what trains."""
+
+    #: "bank" (cached-feature strategies: the pre-rotated bank) or "fresh" (a new angle every epoch)
+    augmentation_mode: ClassVar[str] = "bank"
+
+    def __init__(self, ctx, settings, options):
+        super().__init__(ctx, settings, options)
+        self.lrs = [float(lr) for lr in options["lrs"]]
+        self.compiled: CompiledModel | None = None
+        self.head_layers: list = []
+
+    @property
+    def model(self):
+        return None if self.compiled is None else self.compiled.model
+
+    def candidates(self) -> list[dict]:
+        return [{"lr": lr} for lr in self.lrs]
+
+    # ---- policy hooks
+    def build(self):
+        """(inputs, outputs) of the model to train; sets which layers are trainable."""
+        raise NotImplementedError
+
+    def apply_plan(self) -> None:
+        """Re-assert this strategy's trainable flags (layers may be shared with another strategy's model)."""
+
+    def inputs(self, idx: np.ndarray, draws: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def predict_batch_rows(self) -> int:
+        """Rows per model call when predicting (bounds activation memory for image inputs)."""
+        return max(self.settings.batch_size, 64)
+
+    # ---- mechanics, via the engine
+    def head(self, x, seed: int):
+        """Dense(256, ReLU) → Dropout(0.5) → Dense(3, softmax in float32), seeded.
+
+        """
+        from keras import initializers, layers
+
+        self.head_layers = [
+            layers.Dense(256, activation="relu", name="head_dense",
+                         kernel_initializer=initializers.GlorotUniform(seed=seed)),
+            layers.Dropout(0.5, seed=seed, name="head_dropout"),
+            layers.Dense(3, activation="softmax", dtype="float32", name="head_out",
+                         kernel_initializer=initializers.GlorotUniform(seed=seed + 1)),
+        ]
+        for layer in self.head_layers:
+            x = layer(x)
+        return x
+
+    def _ensure_model(self) -> None:
+        if self.compiled is None:
+            import keras
+
+            keras.utils.set_random_seed(self.ctx.seed)
+            inputs, outputs = self.build()
+            s = self.settings
+            self.compiled = CompiledModel(keras.Model(inputs, outputs),
+                                          OptimizerSettings(s.momentum, s.nesterov, s.decay), self.lrs[0])
+
+    def reset(self, lr: float, train_idx=None) -> None:
+        """A fresh run: the initial state (weights, BatchNorm statistics, dropout RNG, optimizer), rate `lr`."""
+        self._ensure_model()
+        self.apply_plan()
+        self.compiled.restore(lr)
+
+    def train(self, train_idx, epochs: int, val_idx=None):
+        items = self.training_items(np.asarray(train_idx))
+        validate = None
+        if val_idx is not None and len(val_idx):
+            val_idx = np.asarray(val_idx, dtype=np.int64)
+            validate = lambda: self.score(val_idx, self.predict_proba(val_idx))  # noqa: E731
+        result = fit_epochs(self.compiled, self.inputs, items, self.ctx.y, epochs=epochs,
+                            batch_size=self.settings.batch_size, seed=self.ctx.seed,
+                            augmentation=self.ctx.bank.augmentation, mode=self.augmentation_mode, validate=validate)
+        self.train_seconds += result.seconds
+        self.images_trained += result.images
+        return result
+
+    def curve(self, train_idx, val_idx, candidate: dict, epochs: int) -> list[float]:
+        self.reset(candidate["lr"], train_idx)
+        return self.train(train_idx, epochs, val_idx).curve
+
+    def fit(self, train_idx, candidate: dict, epochs: int) -> None:
+        self.reset(candidate["lr"], train_idx)
+        self.train(train_idx, epochs)
+
+    def predict_proba(self, idx) -> np.ndarray:
+        return predict_rows(self.compiled, self.inputs, np.asarray(idx, dtype=np.int64), self.predict_batch_rows())

@@ -1,0 +1,190 @@
+"""One trial end to end: a pure function of (trial config, seed, data).
+
+`run_trial(trial)` seeds everything (Python, NumPy, the backend, Keras's global seed
+generator; TensorFlow's op determinism on the TensorFlow backend), sets the precision
+policy, trains the `source:` model if the weights need one, builds the base, runs the
+protocol and returns the result row. Every (fold, learning rate) run inside restores the
+full initial state (see `harness.engine.step`), so nothing that ran before — another trial
+in the same process, or another candidate — changes the numbers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .backbones import get_backbone
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, the backend and Keras; op determinism on the TensorFlow backend."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # tf-only branch
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def resolve_precision(setting: str, device: str) -> str:
+    """The dtype policy for `training.precision`: 'auto' is mixed_float16 on a GPU, float32 elsewhere."""
+    if setting != "auto":
+        return setting
+    return "mixed_float16" if device.startswith(("gpu", "cuda")) else "float32"
+
+
+def train_settings(trial: dict, backbone: str):
+    from .strategies import TrainSettings
+
+    return TrainSettings.from_config(trial["training"], backbone=backbone)
+
+
+def augmentation_spec(trial: dict):
+    from .engine import AugmentationSpec
+
+    return AugmentationSpec.from_config(trial["augmentation"])
+
+
+def source_root_for(trial: dict, sources_root: str | Path) -> Path:
+    """Folder of this trial's source runs, keyed by everything that shapes the source model."""
+    parts = {k: trial.get(k) for k in ("source", "preprocessing", "augmentation", "training", "seed")}
+    parts["image_size"] = trial["data"]["image_size"]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return Path(sources_root) / digest
+
+
+def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bool = False) -> Path:
+    """Train (once, under a file lock) the source model behind weights `source:<name>`.
+
+    Full fine-tuning from random initialisation on the source cohort (every image, fresh
+    rotations every epoch); the base's weights go to `base.weights.h5` (their SHA-256 is the
+    weights identity of every trial that starts from them), its provenance to `source.json`.
+    """
+    from filelock import FileLock
+
+    from .weights import SOURCE_FILE, SOURCE_META, WeightsSpec, source_dir
+
+    spec = WeightsSpec.parse(trial["weights"])
+    backbone = get_backbone(trial["backbone"])
+    size = trial["input_size"] or backbone.input_size
+    folder = source_dir(spec, backbone, size, sources_root)
+    if (folder / SOURCE_FILE).exists() or trial.get("source") is None:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / "train.lock")):
+        if (folder / SOURCE_FILE).exists():
+            return folder
+        import keras
+
+        from .data import load_dataset
+        from .engine import ImageBank, TrialContext
+        from .features import FeatureCache
+        from .strategies import FullFinetune, TrainSettings
+        from .sweep import library_versions
+
+        src = trial["source"]
+        seed = int(src.get("seed", 0))
+        t0 = time.perf_counter()
+        d = trial["data"]
+        dataset = load_dataset(src["data"], cache_dir=cache_dir / "data", image_size=d["image_size"], frames=d["frames"])
+        seed_everything(seed)
+        base = backbone.build(size, weights=None)
+        bank = ImageBank(dataset, backbone, size, trial["preprocessing"], augmentation_spec(trial), seed=trial["seed"])
+        ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=False),
+                           "none", seed=seed, cached=False, random_init=False)
+        batch = int(src.get("batch_size", trial["training"]["batch_size"]))
+        settings = TrainSettings.from_config(trial["training"], epochs=int(src["epochs"]), batch_size=batch,
+                                             batch_size_per_backbone={})
+        learner = FullFinetune(ctx, settings, {"lrs": [float(src["lr"])]})
+        everyone = np.arange(len(ctx.y))
+        learner.fit(everyone, {"lr": float(src["lr"])}, int(src["epochs"]))
+        train_acc = float(np.mean(learner.predict_proba(everyone).argmax(1) == ctx.y))
+        tmp = folder / "base.tmp.weights.h5"
+        base.save_weights(str(tmp))
+        os.replace(tmp, folder / SOURCE_FILE)
+        meta = {"name": spec.value, "data": src["data"], "dataset": dataset.name, "fingerprint": dataset.fingerprint(),
+                "backbone": backbone.name, "input_size": size, "epochs": int(src["epochs"]), "lr": float(src["lr"]),
+                "batch_size": batch, "weights_from": "none (random initialisation)", "seed": seed,
+                "precision": keras.config.dtype_policy().name, "train_accuracy": train_acc,
+                "seconds": time.perf_counter() - t0, "versions": library_versions()}
+        (folder / SOURCE_META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    return folder
+
+
+def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_root: str | Path | None = None,
+              cached: bool = True, progress: bool = False) -> dict:
+    """Run one trial end to end and return its result row (not yet stored)."""
+    import keras
+
+    from .engine import ImageBank, TrialContext
+    from .features import FeatureCache
+    from .protocol import make_folds, patient_indices, run_protocol
+    from .strategies import make_learner
+    from .sweep import (_reset_peak_rss, keras_device, library_versions, load_trial_data, machine_info, peak_rss_mb,
+                        split_patients)
+    from .weights import WeightsSpec, build_base, weights_identity, weights_label
+
+    cache_dir = Path(cache_dir)
+    sources_root = Path(sources_root) if sources_root else cache_dir / "sources"
+    if trial.get("source") is not None:
+        sources_root = source_root_for(trial, sources_root)
+    reset_ok = _reset_peak_rss()
+    started = time.time()
+    t_all = time.perf_counter()
+    timings: dict = {}
+    backend, device = keras_device()
+    keras.mixed_precision.set_global_policy(resolve_precision(train_settings(trial, None).precision, device))
+    t0 = time.perf_counter()
+    if trial["weights"].startswith("source:"):
+        ensure_source(trial, cache_dir, sources_root, progress)
+    timings["source_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    dataset = load_trial_data(trial, cache_dir)
+    train_p, test_p = split_patients(dataset, trial)
+    kwargs = {"first_trainable": trial["first_trainable"]} if trial.get("first_trainable") else {}
+    backbone = get_backbone(trial["backbone"], **kwargs)
+    settings = train_settings(trial, backbone.name)
+    size = trial["input_size"] or backbone.input_size
+    wspec = WeightsSpec.parse(trial["weights"])
+    seed_everything(trial["seed"])                     # random initialisation is part of the trial
+    base = build_base(backbone, wspec, size, sources_root)
+    bank = ImageBank(dataset, backbone, size, trial["preprocessing"], augmentation_spec(trial), seed=trial["seed"])
+    ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=cached),
+                       weights_identity(wspec, backbone, size, sources_root, seed=trial["seed"]),
+                       seed=trial["seed"], cached=cached)
+    table = ctx.table
+    train_idx, test_idx = patient_indices(table, train_p), patient_indices(table, test_p)
+    folds = make_folds(table, train_p, trial["protocol"]["folds"], trial["seed"])
+    learner = make_learner(trial["strategy"], ctx, settings, trial["strategy_options"])
+    timings["setup_s"] = time.perf_counter() - t0
+    result = run_protocol(learner, table, train_idx, test_idx, folds, progress=progress)
+    timings.update(result["timings"])
+    timings["features_s"] = ctx.feature_seconds
+    timings["feature_cache"] = {"hits": ctx.cache.hits, "misses": ctx.cache.misses}
+    timings["train_s"] = learner.train_seconds
+    timings["train_images"] = learner.images_trained
+    timings["train_images_per_s"] = learner.images_trained / max(learner.train_seconds, 1e-9)
+    timings["total_s"] = time.perf_counter() - t_all
+    timings["peak_rss_mb"] = peak_rss_mb()
+    timings["peak_rss_scope"] = "trial" if reset_ok else "process"
+    augmentation = {"mode": getattr(learner, "augmentation_mode", "bank"), "bank_size": bank.copies,
+                    "rotation": bank.augmentation.rotation, "zoom": bank.augmentation.zoom}
+    metrics = {"test": result["metrics"], "selection": result["selection"], "params": learner.params(),
+               "n_train_patients": len(train_p), "n_test_patients": len(test_p), "n_train_images": int(len(train_idx)),
+               "n_folds": len(folds), "fold_patients": [int(len(np.unique(table["patient"].iloc[va]))) for _, va in folds],
+               "dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "input_size": size,
+               "batch_size": settings.batch_size, "precision": keras.config.dtype_policy().name,
+               "augmentation": augmentation, "weights_id": ctx.weights_id,
+               "trained_part_inputs": ("standardised per channel (random-init base; mean/std over "
+                                       f"{ctx.standardised_on} training images)") if ctx.standardised_on else "raw"}
+    return {"trial_id": trial["trial_id"], "status": "done", "backbone": backbone.name, "strategy": trial["strategy"],
+            "weights": str(wspec), "weights_label": weights_label(wspec, sources_root, backbone, size),
+            "seed": trial["seed"], "train_patients": len(train_p), "config": trial, "metrics": metrics,
+            "timings": timings, "versions": library_versions(), "backend": backend, "device": device,
+            "machine": machine_info(), "started_at": started, "finished_at": time.time(),
+            "test_proba": result["proba"]}   # not stored; used by `harness bench`
