@@ -3,8 +3,8 @@
 An entry is keyed by everything that determines its numbers (`activation_key`): the
 backbone and its options, the input size, the boundary (the first trainable layer's name
 and the names of the layers whose outputs cross it; "pooled" for the base's output), the
-weights identity (file hash, source run file hash, or random-init seed plus the rows its
-BatchNorm statistics were calibrated on), the data fingerprint, the image pipeline
+weights identity (file hash, source run file hash, or random-init seed), the data
+fingerprint, the image pipeline
 (preprocessing, rotation range, zoom, augmentation seed), the augmentation draw, the rows
 rotated draws were computed for, the precision policy, and the Keras and backend versions.
 The dense head, SVM, random forest, every fold and every learning rate then read the same

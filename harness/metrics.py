@@ -57,7 +57,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, table: pd.Data
     """All test metrics as a flat JSON-ready dict (per-class keys like `f1_OAP`, `auc_OAP`).
 
     `proba` holds one score column per class (argmax = the prediction); `score_kind` says
-    what they are (softmax, calibrated probability, ...) and is recorded with the metrics.
+    what they are (softmax probabilities, SVM decision values, ...) and is recorded with the metrics.
     AUCs are one-vs-rest per class; `auc_macro` and `auc_weighted` average the classes
     present in the test set (weighted by their counts: the paper's "micro-averaged AUC").
     """

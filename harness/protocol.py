@@ -91,9 +91,9 @@ def run_protocol(learner, table, train_idx: np.ndarray, test_idx: np.ndarray,
     learner.fit(train_idx, selection["candidate"], selection["epochs"])
     timings["final_fit_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    proba = learner.predict_proba(test_idx)
+    scores = learner.predict_scores(test_idx)
     timings["test_s"] = time.perf_counter() - t0
     timings["test_images_per_s"] = len(test_idx) / max(timings["test_s"], 1e-9)
-    metrics = classification_metrics(learner.ctx.y[test_idx], proba, table.iloc[test_idx],
+    metrics = classification_metrics(learner.ctx.y[test_idx], scores, table.iloc[test_idx],
                                      score_kind=learner.score_kind)
-    return {"metrics": metrics, "selection": selection, "timings": timings, "proba": proba}
+    return {"metrics": metrics, "selection": selection, "timings": timings, "scores": scores}

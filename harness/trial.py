@@ -103,7 +103,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         learner = FullFinetune(ctx, settings, {"lrs": [float(src["lr"])]})
         everyone = np.arange(len(ctx.y))
         learner.fit(everyone, {"lr": float(src["lr"])}, int(src["epochs"]))
-        train_acc = float(np.mean(learner.predict_proba(everyone).argmax(1) == ctx.y))
+        train_acc = float(np.mean(learner.predict_scores(everyone).argmax(1) == ctx.y))
         tmp = folder / "base.tmp.weights.h5"
         base.save_weights(str(tmp))
         os.replace(tmp, folder / SOURCE_FILE)
@@ -187,4 +187,4 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
             "seed": trial["seed"], "train_patients": len(train_p), "config": trial, "metrics": metrics,
             "timings": timings, "versions": library_versions(), "backend": backend, "device": device,
             "machine": machine_info(), "started_at": started, "finished_at": time.time(),
-            "test_proba": result["proba"]}   # not stored; used by `harness bench`
+            "test_scores": result["scores"]}   # not stored; used by `harness bench`

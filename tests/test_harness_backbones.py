@@ -73,28 +73,54 @@ def test_imagenet_weights_load_from_a_preseeded_keras_cache(tmp_path, monkeypatc
     keras.backend.clear_session()
 
 
+# First trainable layer at depth 1, 2, 3 in the authors' code (../shared/protocol/ho-kim-2021-facts.md):
+# "after:X" = the layer after X; Xception's 12th/11th/10th Add are add_11/add_10/add_9 in Keras 3.
+FIRST_TRAINABLE = {
+    "MobileNetV1-0.25": ("conv_dw_13", "conv_pad_12", "conv_dw_11"),
+    "MobileNetV2-0.35": ("block_16_expand", "block_15_expand", "block_14_expand"),
+    "VGG16": ("block5_conv1", "block4_conv1", "block3_conv1"),
+    "InceptionV3": ("mixed9", "mixed8", "mixed7"),
+    "ResNet50V2": ("conv5_block3_preact_bn", "conv5_block2_preact_bn", "conv5_block1_preact_bn"),
+    "InceptionResNetV2": ("block8_9_ac", "block8_8_ac", "block8_7_ac"),
+    "DenseNet121": ("conv5_block1_0_bn", "conv4_block1_0_bn", "conv3_block1_0_bn"),
+    "NASNetMobile": ("after:normal_concat_11", "after:normal_concat_10", "after:normal_concat_9"),
+    "Xception": ("add_11", "add_10", "add_9"),
+    "CBR-LargeT": ("cbr5_conv", "cbr4_conv", "cbr3_conv"),
+    "CBR-Small": ("cbr4_conv", "cbr3_conv", "cbr2_conv"),
+    "CBR-Tiny": ("cbr4_conv", "cbr3_conv", "cbr2_conv"),
+}
+SMALL_INPUT = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71, "NASNetMobile": 64}
+
+
 @pytest.mark.slow
-def test_published_boundaries_resolve_in_all_nine_backbones():
-    """Depth-1 boundary of each Ho & Kim backbone exists and the split reproduces the model."""
+@pytest.mark.parametrize("name", list(FIRST_TRAINABLE))
+def test_partial_finetune_trains_exactly_the_last_blocks_at_depth_1_2_3(name, tmp_path):
+    """Built with weights=None: at each depth the strategy's plan freezes every weighted layer
+    before the published boundary and trains every one from it on; depth 1 splits into two
+    models that reproduce the whole."""
     import keras
 
-    expected = {"MobileNetV1-0.25": "conv_dw_13", "MobileNetV2-0.35": "block_16_expand", "VGG16": "block5_conv1",
-                "InceptionV3": "mixed9", "ResNet50V2": "conv5_block3_preact_bn",
-                "InceptionResNetV2": "block8_9_ac", "DenseNet121": "conv5_block1_0_bn"}
-    sizes = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71, "NASNetMobile": 64}
-    for name in HO_KIM_BACKBONES:
-        spec = REGISTRY[name]
-        model = spec.build(sizes.get(name, 32))
-        i = spec.boundary_index(model, 1)
-        if name in expected:
-            assert model.layers[i].name == expected[name], name
-        elif name == "Xception":
-            assert type(model.layers[i]).__name__ == "Add"
-            assert sum(type(l).__name__ == "Add" for l in model.layers[:i]) == 11
-        else:  # NASNetMobile: after normal_concat_11
-            assert model.layers[i - 1].name == "normal_concat_11"
-        frozen, tail = split_at(model, i)
-        x = np.random.default_rng(0).uniform(-1, 1, (1,) + model.input_shape[1:]).astype("float32")
-        mid = frozen.predict_on_batch(x)
-        assert np.allclose(np.asarray(tail.predict_on_batch(mid)), np.asarray(model.predict_on_batch(x)), atol=1e-4), name
-        keras.backend.clear_session()
+    from harness.strategies import default_options, make_learner
+
+    from harness_toy import make_ctx, settings, tiny_dataset
+
+    spec = REGISTRY[name]
+    base = spec.build(SMALL_INPUT.get(name, 32))
+    ctx = make_ctx(tiny_dataset(n_patients=2, slices=3), tmp_path, backbone=name, base=base)
+    for depth, expected in zip((1, 2, 3), FIRST_TRAINABLE[name]):
+        learner = make_learner("partial_finetune", ctx, settings(), default_options("partial_finetune", depth=depth))
+        learner.apply_plan()
+        i = spec.boundary_index(base, depth)
+        if expected.startswith("after:"):
+            assert base.layers[i - 1].name == expected.split(":", 1)[1], (name, depth)
+        else:
+            assert base.layers[i].name == expected, (name, depth)
+        weighted = [l for l in base.layers if l.weights]
+        trainable = {l.name for l in weighted if l.trainable}
+        assert trainable == {l.name for l in base.layers[i:] if l.weights}, (name, depth)
+        assert 0 < len(trainable) < len(weighted)
+    frozen, tail = ctx.split(1)
+    x = np.random.default_rng(0).uniform(-1, 1, (1,) + base.input_shape[1:]).astype("float32")
+    whole = np.asarray(base.predict_on_batch(x))
+    assert np.allclose(np.asarray(tail.predict_on_batch(frozen.predict_on_batch(x))), whole, atol=1e-4), name
+    keras.backend.clear_session()

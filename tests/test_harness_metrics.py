@@ -61,3 +61,39 @@ def test_soft_accuracy_ignores_other_frames_and_patients():
 def test_auc_none_when_test_set_has_one_class():
     m = classification_metrics(np.array([1, 1, 1]), np.array([[.1, .8, .1]] * 3))
     assert m["auc_macro"] is None and m["accuracy"] == 1.0
+
+
+def test_per_class_auc_is_each_class_against_the_rest_on_its_own_column():
+    y = np.array([0, 0, 1, 1, 1, 2, 2, 1, 0, 2])
+    scores = np.random.default_rng(3).dirichlet([1, 1, 1], size=len(y))
+    m = classification_metrics(y, scores, score_kind="softmax probability")
+    for k, name in enumerate(("OAP", "IN", "OBS")):
+        assert m[f"auc_{name}"] == pytest.approx(roc_auc_score(y == k, scores[:, k]))
+    assert m["auc_weighted"] == pytest.approx(roc_auc_score(y, scores, multi_class="ovr", average="weighted"))
+    assert m["score_kind"] == "softmax probability"
+
+
+def test_auc_when_a_class_is_absent_from_the_test_set():
+    """No OAP in the test set: auc_OAP is None; the others use their own, un-renormalised columns."""
+    y = np.array([1, 1, 1, 2, 2, 1, 2, 1])
+    scores = np.array([[.6, .3, .1], [.1, .5, .4], [.2, .7, .1], [.5, .2, .3], [.1, .3, .6],
+                       [.7, .2, .1], [.3, .4, .3], [.05, .9, .05]])
+    m = classification_metrics(y, scores)
+    assert m["auc_OAP"] is None
+    auc_in, auc_obs = roc_auc_score(y == 1, scores[:, 1]), roc_auc_score(y == 2, scores[:, 2])
+    assert m["auc_IN"] == pytest.approx(auc_in) and m["auc_OBS"] == pytest.approx(auc_obs)
+    assert m["auc_macro"] == pytest.approx((auc_in + auc_obs) / 2)
+    assert m["auc_weighted"] == pytest.approx((5 * auc_in + 3 * auc_obs) / 8)
+    renormalised = scores[:, 2] / scores[:, 1:].sum(axis=1)         # dividing out the absent class's column
+    assert roc_auc_score(y == 2, renormalised) != pytest.approx(auc_obs)  # would change the ranking here
+
+
+def test_auc_works_on_scores_that_are_not_probabilities():
+    """SVM decision values: rows need not sum to 1; AUC only ranks each column."""
+    y = np.array([0, 1, 2, 1, 0, 2, 1, 1])
+    decision = np.array([[2.2, 0.8, -.1], [0.9, 2.1, 0.2], [-.2, 1.1, 2.3], [1.8, 2.2, -.1], [2.1, 0.9, 0.1],
+                         [0.8, 0.2, 2.2], [-.1, 2.2, 0.9], [1.1, 2.0, -.2]])
+    m = classification_metrics(y, decision, score_kind="SVM one-vs-rest decision values (not probabilities)")
+    for k, name in enumerate(("OAP", "IN", "OBS")):
+        assert m[f"auc_{name}"] == pytest.approx(roc_auc_score(y == k, decision[:, k]))
+    assert m["accuracy"] == pytest.approx(np.mean(decision.argmax(1) == y))

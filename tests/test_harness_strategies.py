@@ -54,7 +54,6 @@ def test_every_strategy_learns_the_toy_data(strategy, toy8, tmp_path):
     if strategy != "full_finetune":
         assert m["accuracy"] >= majority_rate(ctx, test) + 0.1, m
     assert m["score_kind"] == learner.score_kind
-    assert np.allclose(out["proba"].sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_feature_extractor_leaves_the_base_bit_identical(toy, tmp_path):
@@ -123,7 +122,7 @@ def test_cached_and_naive_paths_give_the_same_predictions(toy, tmp_path, strateg
         ctx = make_ctx(toy, tmp_path, cached=cached, copies=2)
         results[cached] = _run(ctx, strategy, options)[1]
     assert results[True]["selection"]["candidate"] == results[False]["selection"]["candidate"]
-    assert np.allclose(results[True]["proba"], results[False]["proba"], atol=1e-4)
+    assert np.allclose(results[True]["scores"], results[False]["scores"], atol=1e-4)
 
 
 def _cached_vs_naive(ds, tmp_path, strategy, options, **ctx_kwargs):
@@ -138,7 +137,7 @@ def test_cached_equals_naive_at_a_first_trainable_boundary(toy, tmp_path):
     """first_trainable: conv_pw_13 splits the last block in two; both paths train the same layers."""
     out = _cached_vs_naive(toy, tmp_path, "partial_finetune", {"lrs": [1e-2], "head_lrs": [1e-2], "depth": 1},
                            first_trainable="conv_pw_13")
-    assert np.allclose(out[True]["proba"], out[False]["proba"], atol=1e-4)
+    assert np.allclose(out[True]["scores"], out[False]["scores"], atol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["file", "source"])
@@ -158,7 +157,7 @@ def test_cached_equals_naive_with_weights_from_a_file_or_a_source_run(toy, tmp_p
     keras.backend.clear_session()
     weights = f"source:{folder}" if kind == "source" else str(path)
     out = _cached_vs_naive(toy, tmp_path, "feature_extractor", {"lrs": [1e-2, 1e-3]}, weights=weights)
-    assert np.allclose(out[True]["proba"], out[False]["proba"], atol=1e-4)
+    assert np.allclose(out[True]["scores"], out[False]["scores"], atol=1e-4)
     ctx = make_ctx(toy, tmp_path / "id", weights=weights)
     assert ctx.weights_id.startswith(f"{kind}:") and not ctx.random_init
 
@@ -174,7 +173,7 @@ def test_cached_equals_naive_under_mixed_precision(toy, tmp_path):
         assert ctx.base.compute_dtype == "float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert np.allclose(out[True]["proba"], out[False]["proba"], atol=1e-3)
+    assert np.allclose(out[True]["scores"], out[False]["scores"], atol=1e-3)
 
 
 def test_cache_entries_are_keyed_by_the_real_boundary_layer(toy, tmp_path):
@@ -321,3 +320,82 @@ def test_rotated_copies_are_cached_for_training_rows_only(toy, tmp_path):
         ctx.gather(per_draw, train[:2], np.full(2, 3))       # a fresh draw is not in the cache
     full = make_ctx(toy, tmp_path / "other", copies=2, base=ctx.base)   # undeclared: rotated copies of every row
     assert np.allclose(full.pooled()[1][0][train], per_draw[1][0][train], atol=1e-6)
+
+
+class FeaturesOnly:
+    """The parts of a TrialContext a hybrid strategy reads, over given pooled features."""
+
+    cached, seed, random_init = True, 0, False
+
+    def __init__(self, x, y, patients):
+        import pandas as pd
+        from types import SimpleNamespace
+
+        from harness.engine import AugmentationSpec
+
+        self.x, self.y = x, y
+        self.table = pd.DataFrame({"patient": patients, "frame": "ED", "slice_index": np.arange(len(y))})
+        self.bank = SimpleNamespace(augmentation=AugmentationSpec(rotation=0.0, copies=0))
+
+    def train_on(self, rows):
+        pass
+
+    def pooled(self):
+        return [[self.x]]
+
+    def gather(self, per_draw, idx, draws):
+        return [per_draw[0][0][np.asarray(idx)]]
+
+    def standardiser(self, where, rows=None):
+        return None
+
+
+def _overlapping_blobs(seed: int = 0):
+    """12 patients x 20 images, classes 3:14:3 per patient, overlapping 2-D blobs plus 3 noise features."""
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.r_[np.zeros(3), np.ones(14), np.full(3, 2)].astype(int), 12)
+    patients = np.repeat([f"p{i:02d}" for i in range(12)], 20)
+    centres, spread = np.array([[0, 0], [1.2, 0.3], [0.3, 1.5]]), np.array([0.5, 1.0, 0.7])
+    x = np.c_[centres[y] + rng.normal(size=(len(y), 2)) * spread[y][:, None], rng.normal(size=(len(y), 3))]
+    return x.astype("float32"), y, patients
+
+
+@pytest.mark.parametrize("select_on", ["val_accuracy", "val_loss"])
+def test_svm_per_class_auc_ranks_by_decision_values_as_scikit_learn(select_on):
+    """hybrid_svm: per-class AUC of each class's decision value, as scikit-learn's roc_auc_score.
+
+    A softmax of the decision values (the harness before) ranks samples differently across
+    rows, so its per-class AUC differs on this case. C is selected on a meaningful criterion:
+    validation accuracy, or the multiclass hinge loss of the decision values.
+    """
+    from sklearn.metrics import hinge_loss, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from harness.protocol import make_folds, patient_indices
+
+    x, y, patients = _overlapping_blobs()
+    ctx = FeaturesOnly(x, y, patients)
+    train_p, test_p = sorted(set(patients))[:8], sorted(set(patients))[8:]
+    train, test = patient_indices(ctx.table, train_p), patient_indices(ctx.table, test_p)
+    learner = make_learner("hybrid_svm", ctx, settings(select_on=select_on, oversample=None),
+                           {"C": [0.1, 1.0, 10.0], "kernel": ["rbf"]})
+    out = run_protocol(learner, ctx.table, train, test, make_folds(ctx.table, train_p, 2, 0))
+    m, chosen = out["metrics"], out["selection"]["candidate"]
+    assert m["score_kind"].startswith("SVM one-vs-rest decision values")
+    svc = make_pipeline(StandardScaler(), SVC(random_state=0, **chosen)).fit(x[train], y[train])
+    decision = svc.decision_function(x[test])
+    softmax = np.exp(decision) / np.exp(decision).sum(axis=1, keepdims=True)
+    gaps = []
+    for k, name in enumerate(("OAP", "IN", "OBS")):
+        expected = roc_auc_score(y[test] == k, decision[:, k])
+        assert m[f"auc_{name}"] == pytest.approx(expected, abs=1e-12)
+        gaps.append(abs(roc_auc_score(y[test] == k, softmax[:, k]) - expected))
+    assert max(gaps) > 0.01, "the case must tell decision values from their softmax"
+    assert m["accuracy"] == pytest.approx(np.mean(svc.predict(x[test]) == y[test]))
+    if select_on == "val_loss":                            # the selection score is the hinge loss
+        (tr, va) = make_folds(ctx.table, train_p, 2, 0)[0]
+        fold_svc = make_pipeline(StandardScaler(), SVC(random_state=0, **chosen)).fit(x[tr], y[tr])
+        assert learner.curve(tr, va, chosen)[0] == pytest.approx(
+            hinge_loss(y[va], fold_svc.decision_function(x[va]), labels=[0, 1, 2]))

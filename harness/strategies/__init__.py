@@ -11,7 +11,7 @@ Registered by name where they are defined (`@register`):
 selection and testing in `harness.protocol`.
 """
 from .base import STRATEGIES, Strategy, TrainSettings, default_options, get_strategy, register, set_trainable
-from .frozen import FeatureExtractor, Hybrid, HybridRF, HybridSVM, calibration_folds
+from .frozen import FeatureExtractor, Hybrid, HybridRF, HybridSVM
 from .full import FullFinetune
 from .network import KerasStrategy
 from .partial import PartialFinetune
@@ -23,5 +23,5 @@ def make_learner(strategy: str, ctx, settings: TrainSettings, options: dict) -> 
 
 
 __all__ = ["STRATEGIES", "Strategy", "KerasStrategy", "TrainSettings", "FeatureExtractor", "Hybrid", "HybridSVM",
-           "HybridRF", "PartialFinetune", "FullFinetune", "calibration_folds", "default_options", "get_strategy",
+           "HybridRF", "PartialFinetune", "FullFinetune", "default_options", "get_strategy",
            "make_learner", "register", "set_trainable"]

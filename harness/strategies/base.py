@@ -88,7 +88,7 @@ class Strategy(ABC):
     """A learner the protocol can cross-validate: candidates, validation curves, final fit, test scores."""
 
     name: ClassVar[str]
-    #: what `predict_proba` returns, recorded with every result (the scores behind AUC)
+    #: what `predict_scores` returns, recorded with every result (the scores behind AUC)
     score_kind: ClassVar[str] = "softmax probability"
 
     def __init__(self, ctx, settings: TrainSettings, options: dict):
@@ -125,8 +125,8 @@ class Strategy(ABC):
         """The final model on all training rows."""
 
     @abstractmethod
-    def predict_proba(self, idx) -> np.ndarray:
-        """(n, 3) class scores of rows `idx` from the last fit (kind: `score_kind`)."""
+    def predict_scores(self, idx) -> np.ndarray:
+        """(n, 3) class scores of rows `idx` from the last fit (kind: `score_kind`); argmax = the prediction."""
 
     def params(self) -> dict:
         return {}
@@ -136,12 +136,12 @@ class Strategy(ABC):
     def higher_is_better(self) -> bool:
         return self.settings.select_on == "val_accuracy"
 
-    def score(self, idx: np.ndarray, proba: np.ndarray) -> float:
-        """Selection criterion on validation rows: accuracy (the paper) or log loss."""
+    def score(self, idx: np.ndarray, scores: np.ndarray) -> float:
+        """Selection criterion on validation rows: accuracy (the paper) or log loss of the probabilities."""
         y = self.ctx.y[idx]
         if self.settings.select_on == "val_accuracy":
-            return float(np.mean(proba.argmax(1) == y))
-        return log_loss(y, proba)
+            return float(np.mean(scores.argmax(1) == y))
+        return log_loss(y, scores)
 
     def training_items(self, train_idx: np.ndarray) -> np.ndarray:
         """Training rows with OAP/OBS oversampled (after the split, within the training rows)."""

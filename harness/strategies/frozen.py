@@ -65,23 +65,6 @@ class FeatureExtractor(KerasStrategy):
         return {"trainable_params": head, "total_params": head + self.ctx.base.count_params()}
 
 
-def calibration_folds(groups: np.ndarray, labels: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Patient-grouped (train, test) splits of training items for probability calibration.
-
-    Items are grouped by patient, so the oversampled copies of one image (and every other
-    image of that patient) fall on one side of every split: the calibration map never sees
-    a copy of an image its classifier was trained on. Stratified by class where possible.
-    """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    n_groups = len(np.unique(groups))
-    k = min(n_splits, n_groups)
-    if k < 2:
-        raise ValueError(f"probability calibration needs items from at least 2 patients. Got {n_groups} instead.")
-    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    return [(tr, te) for tr, te in cv.split(np.zeros(len(labels)), labels, groups)]
-
-
 class Hybrid(Strategy):
     """Frozen pooled features → a scikit-learn classifier; candidates are its hyperparameter grid."""
 
@@ -128,7 +111,7 @@ class Hybrid(Strategy):
         self.train_seconds += time.perf_counter() - t0
         self.images_trained += len(items)
 
-    def predict_proba(self, idx) -> np.ndarray:
+    def predict_scores(self, idx) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
         proba = np.zeros((len(idx), 3))
         proba[:, self.clf.classes_] = self.clf.predict_proba(self.features(idx, np.zeros(len(idx), np.int64)))
@@ -136,7 +119,7 @@ class Hybrid(Strategy):
 
     def curve(self, train_idx, val_idx, candidate, epochs=1) -> list[float]:
         self.fit(train_idx, candidate)
-        return [self.score(np.asarray(val_idx), self.predict_proba(val_idx))]
+        return [self.score(np.asarray(val_idx), self.predict_scores(val_idx))]
 
     def params(self) -> dict:
         return {"trainable_params": 0, "total_params": self.ctx.base.count_params(), "classifier": self.kind}
@@ -144,31 +127,49 @@ class Hybrid(Strategy):
 
 @register
 class HybridSVM(Hybrid):
-    """Standardised features → SVC, with probabilities calibrated on patient-grouped folds.
+    """Standardised features → SVC; its scores are the one-vs-rest decision values, not probabilities.
 
-    An SVM has no probabilities of its own: its one-vs-rest decision values are on no common
-    scale across samples, so a softmax of them ranks samples wrongly for a class (wrong
-    per-class AUC) and its log loss says nothing. Here `CalibratedClassifierCV` (sigmoid, i.e.
-    Platt scaling, `ensemble=False`: one SVC on all items, the calibration map fitted on
-    cross-validated decision values) turns them into probabilities; its folds are grouped by
-    patient (`calibration_folds`), so oversampled copies never straddle a split.
+    An SVM has no probabilities of its own. A softmax of its decision values (the harness
+    before) keeps the order within a row but not across samples, so it got the per-class
+    AUC wrong and its log loss meant nothing; calibrating them (Platt scaling on
+    cross-validated decision values) adds a second fitted model on a few patients and,
+    after the normalisation across classes, can rank a class worse than the SVM itself.
+    So: the class is the SVM's prediction (argmax of `decision_function`, shape "ovr"), the
+    per-class AUC ranks by that class's decision value, and C is selected on validation
+    accuracy or, with `select_on: val_loss`, on the multiclass hinge loss (Crammer-Singer)
+    of the decision values.
     """
 
     name = "hybrid_svm"
     kind = "svm"
-    calibration_splits = 3
-    score_kind = "calibrated probability (SVC decision values, sigmoid/Platt, patient-grouped 3-fold CV)"
+    score_kind = "SVM one-vs-rest decision values (not probabilities)"
 
     def make(self, candidate: dict, items: np.ndarray):
-        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
 
-        svc = make_pipeline(StandardScaler(), SVC(random_state=self.ctx.seed, **candidate))
-        groups = self.ctx.table["patient"].astype(str).to_numpy()[items]
-        folds = calibration_folds(groups, self.ctx.y[items], self.calibration_splits, self.ctx.seed)
-        return CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
+        return make_pipeline(StandardScaler(), SVC(decision_function_shape="ovr", random_state=self.ctx.seed,
+                                                   **candidate))
+
+    def predict_scores(self, idx) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        decision = np.asarray(self.clf.decision_function(self.features(idx, np.zeros(len(idx), np.int64))),
+                              dtype=np.float64)
+        classes = self.clf.classes_
+        if decision.ndim == 1:              # two classes in training: one signed margin
+            decision = np.stack([-decision, decision], axis=1)
+        scores = np.full((len(idx), 3), decision.min() - 1.0 if decision.size else 0.0)
+        scores[:, classes] = decision       # a class never trained on: one constant score below all others
+        return scores
+
+    def score(self, idx: np.ndarray, scores: np.ndarray) -> float:
+        from sklearn.metrics import hinge_loss
+
+        y = self.ctx.y[idx]
+        if self.settings.select_on == "val_accuracy":
+            return float(np.mean(scores.argmax(1) == y))
+        return float(hinge_loss(y, scores, labels=[0, 1, 2]))
 
 
 @register

@@ -87,7 +87,7 @@ class KerasStrategy(Strategy):
         validate = None
         if val_idx is not None and len(val_idx):
             val_idx = np.asarray(val_idx, dtype=np.int64)
-            validate = lambda: self.score(val_idx, self.predict_proba(val_idx))  # noqa: E731
+            validate = lambda: self.score(val_idx, self.predict_scores(val_idx))  # noqa: E731
         result = fit_epochs(self.compiled, self.inputs, items, self.ctx.y, epochs=epochs,
                             batch_size=self.settings.batch_size, seed=self.ctx.seed,
                             augmentation=self.ctx.bank.augmentation, mode=self.augmentation_mode, validate=validate)
@@ -103,5 +103,5 @@ class KerasStrategy(Strategy):
         self.reset(candidate["lr"], train_idx)
         self.train(train_idx, epochs)
 
-    def predict_proba(self, idx) -> np.ndarray:
+    def predict_scores(self, idx) -> np.ndarray:
         return predict_rows(self.compiled, self.inputs, np.asarray(idx, dtype=np.int64), self.predict_batch_rows())

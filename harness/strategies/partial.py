@@ -37,8 +37,15 @@ class PartialFinetune(KerasStrategy):
     def use_warm_start(self, selection: dict) -> None:
         self.warm = selection
 
+    @property
+    def frozen(self):
+        return self.ctx.split(self.depth)[0]
+
+    @property
+    def tail(self):
+        return self.ctx.split(self.depth)[1]
+
     def prepare(self, train_idx) -> None:
-        self.frozen, self.tail = self.ctx.split(self.depth)
         if self.ctx.cached:
             self.ctx.train_on(train_idx)
             self.ctx.boundary(self.depth)
