@@ -399,3 +399,39 @@ def test_svm_per_class_auc_ranks_by_decision_values_as_scikit_learn(select_on):
         fold_svc = make_pipeline(StandardScaler(), SVC(random_state=0, **chosen)).fit(x[tr], y[tr])
         assert learner.curve(tr, va, chosen)[0] == pytest.approx(
             hinge_loss(y[va], fold_svc.decision_function(x[va]), labels=[0, 1, 2]))
+
+
+@pytest.mark.slow
+def test_standardised_random_features_read_more_of_the_image_than_batchnorm_calibrated_ones(tmp_path, capsys):
+    """Why random-init bases standardise their features instead of calibrating BatchNorm.
+
+    Calibration (every BatchNorm's statistics set from the training images, one batch in
+    training mode with momentum 0) gives unit-scale features, but a linear probe reads less
+    of the toy task from them than from the standardised raw features.
+    """
+    import keras
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from harness.weights import batchnorm_layers
+
+    ds = tiny_dataset(n_patients=12)
+    scores = {}
+    for backbone in ("MobileNetV1-0.25", "MobileNetV2-0.35"):
+        ctx = make_ctx(ds, tmp_path / backbone, backbone=backbone, copies=0)
+        train, test, _ = split(ctx, n_train=8)
+        images = ctx.bank.batch(np.arange(len(ctx.y)), 0)
+        raw = np.asarray(ctx.base.predict_on_batch(images))
+        for layer in batchnorm_layers(ctx.base):
+            layer.momentum = 0.0
+        ctx.base(images[train], training=True)             # moving statistics := the training images' own
+        calibrated = np.asarray(ctx.base.predict_on_batch(images))
+        for name, feats in (("standardised", raw), ("calibrated", calibrated)):
+            probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(feats[train], ctx.y[train])
+            scores[backbone, name] = probe.score(feats[test], ctx.y[test])
+        keras.backend.clear_session()
+        assert scores[backbone, "standardised"] > scores[backbone, "calibrated"], scores
+        assert scores[backbone, "standardised"] >= majority_rate(ctx, test) + 0.1
+    with capsys.disabled():
+        print("\nlinear-probe test accuracy:", {f"{b} {n}": round(v, 3) for (b, n), v in scores.items()})
