@@ -22,20 +22,20 @@ import numpy as np
 
 from .config import SweepConfig, validate
 
-# A small sweep: MobileNetV1 α 0.25 at 128 px on synthetic data, three cached strategies,
+# A small sweep: MobileNetV1 α 0.25 at 160 px on synthetic data, three cached strategies,
 # 3 folds x 3 learning rates x 20 epochs (the paper: 5 x 3 x 50, where caching gains more),
 # from a MobileNet the bench pretrains on a separate synthetic cohort (bench15).
 DEFAULT_BENCH = {
     "name": "bench",
-    "data": {"spec": "synthetic:1.5T?patients=16&seed=7", "image_size": 128},
+    "data": {"spec": "synthetic:1.5T?patients=16&seed=7", "image_size": 160},
     "augmentation": {"rotation": 45.0, "zoom": 0.6, "copies": 2},
     "training": {"epochs": 20, "oversample": {"OAP": 3, "IN": 1, "OBS": 3}},
     "protocol": {"folds": 3},
     "strategies": {"feature_extractor": {"lrs": [1e-2, 1e-3, 1e-4]},
                    "partial_finetune": {"lrs": [1e-3, 1e-4, 1e-5], "head_lrs": [1e-2], "depth": 1},
                    "hybrid": {"svm": {"C": [1.0, 10.0], "kernel": ["rbf"]}}},
-    "sources": {"bench15": {"data": "synthetic:1.5T?patients=24&seed=100", "epochs": 8, "lr": 5.0e-2, "batch_size": 16}},
-    "grid": [{"backbone": ["MobileNetV1-0.25"], "input_size": [128], "weights": ["source:bench15"],
+    "sources": {"bench15": {"data": "synthetic:1.5T?patients=24&seed=100", "epochs": 12, "lr": 5.0e-2, "batch_size": 16}},
+    "grid": [{"backbone": ["MobileNetV1-0.25"], "input_size": [160], "weights": ["source:bench15"],
               "strategy": ["feature_extractor", "hybrid_svm", "partial_finetune"]}],
 }
 COMPARED = ("accuracy", "soft_accuracy", "auc_macro", "auc_weighted", "auc_OAP", "auc_IN", "auc_OBS",
@@ -72,7 +72,7 @@ class Bench:
                     (cache / "data").mkdir(parents=True, exist_ok=True)
                     self._share_data(cache)
                     t0 = time.perf_counter()
-                    row = run_trial(trial, cache, sources_root=Path(tmp) / "sources", cached=(mode == "cached"))
+                    row = run_trial(trial, cache, sources_root=self.data_cache / "sources", cached=(mode == "cached"))
                     spent = row["timings"]["setup_s"] + row["timings"]["source_s"]
                     timing[mode] = time.perf_counter() - t0 - spent
                     source_s += row["timings"]["source_s"]
@@ -100,7 +100,8 @@ class Bench:
             "feature_extractor_auc_weighted": min(fe_auc) if fe_auc else None,
             "source_s": round(source_s, 2),
             "targets": dict(TARGETS),
-            "note": ("times exclude data loading, model building and pretraining the source model (source_s); "
+            "note": ("times exclude data loading, model building and pretraining the source model (source_s, 0 when "
+                     "an earlier run left it in the cache); "
                      "cached times include filling an empty cache; both paths prepare rotated copies for training "
                      "rows only; on a shared CPU the ratios vary from run to run (see each row's phases)"),
             "config": self.config.raw if self.config.path.name != "<built-in bench>" else DEFAULT_BENCH,
@@ -111,7 +112,11 @@ class Bench:
         return result
 
     def _share_data(self, cache: Path) -> None:
-        """Reuse the user's cached datasets so the bench times training, not data synthesis."""
+        """Reuse the user's cached datasets so the bench times training, not data synthesis.
+
+        (Source models are kept under the user's cache too, `<data_cache>/sources`, keyed by
+        their full definition: a second bench run reuses the pretrained source.)
+        """
         shared = self.data_cache / "data"
         target = cache / "data"
         if shared.exists() and not any(target.iterdir()):

@@ -11,6 +11,8 @@ from harness.config import ConfigError, load_config, validate
 from harness.protocol import make_folds, patient_folds
 from harness.strategies import TrainSettings
 
+GOOD = {"name": "t", "grid": [{"backbone": ["MobileNetV1-0.25"], "strategy": ["feature_extractor"]}]}
+
 
 def test_one_hundred_training_patients_make_five_folds_of_twenty():
     patients = [f"P{i:03d}" for i in range(100)]
@@ -39,10 +41,9 @@ def test_batch_size_per_backbone_overrides_the_batch_size_for_that_backbone_only
 
 def test_the_old_mixed_precision_flag_still_means_mixed_float16():
     assert TrainSettings.from_config({"mixed_precision": True}).precision == "mixed_float16"
+    merged = validate({**GOOD, "training": {"mixed_precision": True}}).trials()[0]["training"]
+    assert TrainSettings.from_config(merged).precision == "mixed_float16"
     assert TrainSettings.from_config({}).precision == "auto"
-
-
-GOOD = {"name": "t", "grid": [{"backbone": ["MobileNetV1-0.25"], "strategy": ["feature_extractor"]}]}
 
 
 @pytest.mark.parametrize("section,key,value", [

@@ -113,7 +113,8 @@ def test_batchnorm_frozen_keeps_moving_statistics_while_the_weights_train(toy, t
     assert bn_name in results["train"]
 
 
-@pytest.mark.parametrize("strategy", ["feature_extractor", "partial_finetune", "hybrid_svm"])
+@pytest.mark.parametrize("strategy", ["feature_extractor", pytest.param("partial_finetune", marks=pytest.mark.slow),
+                                      "hybrid_svm"])
 def test_cached_and_naive_paths_give_the_same_predictions(toy, tmp_path, strategy):
     options = {"feature_extractor": {"lrs": [1e-2, 1e-3]}, "hybrid_svm": {"C": [1.0, 10.0], "kernel": ["rbf"]},
                "partial_finetune": {"lrs": [1e-2, 1e-3], "head_lrs": [1e-2], "depth": 1}}[strategy]
@@ -133,6 +134,7 @@ def _cached_vs_naive(ds, tmp_path, strategy, options, **ctx_kwargs):
     return out
 
 
+@pytest.mark.slow
 def test_cached_equals_naive_at_a_first_trainable_boundary(toy, tmp_path):
     """first_trainable: conv_pw_13 splits the last block in two; both paths train the same layers."""
     out = _cached_vs_naive(toy, tmp_path, "partial_finetune", {"lrs": [1e-2], "head_lrs": [1e-2], "depth": 1},
@@ -140,6 +142,7 @@ def test_cached_equals_naive_at_a_first_trainable_boundary(toy, tmp_path):
     assert np.allclose(out[True]["scores"], out[False]["scores"], atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["file", "source"])
 def test_cached_equals_naive_with_weights_from_a_file_or_a_source_run(toy, tmp_path, kind):
     """Pretrained-style weights (no standardiser): the paper's head on raw features, both paths equal."""

@@ -61,7 +61,7 @@ class TrainSettings:
         (Ho & Kim: InceptionResNetV2 ran at 8 after running out of GPU memory at 32).
         """
         t = {**DEFAULTS["training"], **(training or {}), **overrides}
-        if t.get("mixed_precision") is True and "precision" not in (training or {}):
+        if t.get("mixed_precision") is True and t["precision"] == "auto":
             t["precision"] = "mixed_float16"       # the older boolean spelling
         if backbone is not None:
             from ..backbones import get_backbone
