@@ -118,7 +118,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
 
 def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_root: str | Path | None = None,
               cached: bool = True, progress: bool = False) -> dict:
-    """Run one trial end to end and return its result row (not yet stored)."""
+    """Run one trial (a `TrialSpec` or its `to_dict()`) end to end; returns its result row (not yet stored)."""
     import keras
 
     from .engine import ImageBank, TrialContext
@@ -129,6 +129,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
                         split_patients)
     from .weights import WeightsSpec, build_base, weights_identity, weights_label
 
+    trial = trial.to_dict() if hasattr(trial, "to_dict") else trial
     cache_dir = Path(cache_dir)
     sources_root = Path(sources_root) if sources_root else cache_dir / "sources"
     if trial.get("source") is not None:

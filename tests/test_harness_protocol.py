@@ -41,7 +41,7 @@ def test_batch_size_per_backbone_overrides_the_batch_size_for_that_backbone_only
 
 def test_the_old_mixed_precision_flag_still_means_mixed_float16():
     assert TrainSettings.from_config({"mixed_precision": True}).precision == "mixed_float16"
-    merged = validate({**GOOD, "training": {"mixed_precision": True}}).trials()[0]["training"]
+    merged = validate({**GOOD, "training": {"mixed_precision": True}}).trials()[0].to_dict()["training"]
     assert TrainSettings.from_config(merged).precision == "mixed_float16"
     assert TrainSettings.from_config({}).precision == "auto"
 
@@ -63,11 +63,12 @@ def test_new_protocol_keys_are_checked_before_training(section, key, value):
 
 def test_the_ho_kim_preset_is_the_papers_protocol(repo_root):
     """configs/ho-kim-2021.yaml: accuracy selection, 5 folds, the authors' rotation and zoom, batch 8 for IRV2."""
-    cfg = load_config(repo_root / "configs" / "ho-kim-2021.yaml")
-    s = cfg.settings
-    assert s["training"]["select_on"] == "val_accuracy" and s["protocol"]["folds"] == 5
-    assert s["training"]["batchnorm"] == "train" and s["training"]["epochs"] == 50
-    assert (s["augmentation"]["rotation"], s["augmentation"]["zoom"]) == (45.0, 0.6)
-    assert s["preprocessing"]["crop_fraction"] == 0.0            # the authors' crop is the zoom above
-    assert s["training"]["batch_size_per_backbone"] == {"InceptionResNetV2": 8}
-    assert s["data"]["test_fraction"] == 0.5 and "patients=200" in s["data"]["spec"]
+    trials = [t.to_dict() for t in load_config(repo_root / "configs" / "ho-kim-2021.yaml").trials()]
+    for s in trials:
+        assert s["training"]["select_on"] == "val_accuracy" and s["protocol"]["folds"] == 5
+        assert s["training"]["batchnorm"] == "train" and s["training"]["epochs"] == 50
+        assert (s["augmentation"]["rotation"], s["augmentation"]["zoom"]) == (45.0, 0.6)
+        assert s["preprocessing"]["crop_fraction"] == 0.0            # the authors' crop is the zoom above
+        assert s["training"]["batch_size"] == (8 if s["backbone"] == "InceptionResNetV2" else 32)
+        assert s["data"]["test_fraction"] == 0.5 and "patients=200" in s["data"]["spec"]
+    assert {s["backbone"] for s in trials if s["strategy"] == "partial_finetune"} >= {"InceptionResNetV2", "VGG16"}

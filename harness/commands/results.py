@@ -7,7 +7,9 @@ trial with the columns of `harness.results.schema.TRIAL_COLUMNS`:
 trial_id, sweep, status, backbone, strategy, weights, weights_label, dataset,
 train_patients, seed, input_size, accuracy, auc_macro, auc_weighted (the
 class-frequency-weighted one-vs-rest AUC that Ho & Kim call "micro"), soft_accuracy,
-f1_OAP, f1_IN, f1_OBS, n_test, confusion (JSON, rows = true class), selected,
+f1_OAP, f1_IN, f1_OBS, auc_OAP, auc_IN, auc_OBS (one-vs-rest; empty when the class is
+absent from the test set), n_test, score_kind (what the AUCs ranked: softmax probabilities,
+SVM decision values, forest probabilities), confusion (JSON, rows = true class), selected,
 selected_epochs, wall_time_s, train_images_per_s, test_images_per_s, peak_memory_mb,
 trainable_params, total_params, images_per_s_<phase> and share_of_reference_<phase> for
 the phases cache_fill, head_training, fine_tuning and test, precision, backend, device,

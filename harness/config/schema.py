@@ -140,9 +140,10 @@ class Data(Section):
 
 
 class Preprocessing(Section):
-    """Ho & Kim preprocessing: central crop, percentile rescale."""
+    """Ho & Kim preprocessing: optional central crop (before augmentation), percentile rescale."""
 
-    crop_fraction: Number = Field(0.4, ge=0, lt=1, description="share of each axis cropped away (half per side)")
+    crop_fraction: Number = Field(0.0, ge=0, lt=1, description="share of each axis cropped away (half per side) "
+                                  "before augmentation; the authors crop with augmentation.zoom instead")
     percentiles: Annotated[list[Number], Field(min_length=2, max_length=2)] | None = Field(
         [2.0, 98.0], description="intensity window [low, high] in percent; null = min-max")
 
@@ -156,12 +157,15 @@ class Preprocessing(Section):
 
 
 class Augmentation(Section):
-    """Rotation augmentation of training images (after the CV split)."""
+    """Rotation augmentation of training images (after the CV split), then the authors' fixed zoom."""
 
-    rotation: Number = Field(45.0, ge=0, le=180, description="rotation range in degrees: angles in [-r, r]")
-    copies: NonNegativeInt = Field(0, description="rotated copies per image in the bank for cached frozen features "
-                                                  "(0 = no augmentation)")
-    zoom: Number = Field(1.0, gt=0, le=1, description="fixed central zoom after rotation (authors' code: 0.6); 1.0 = none")
+    rotation: Number = Field(45.0, ge=0, le=180, description="rotation range in degrees: angles in [-r, r]; "
+                                                           "0 = no augmentation")
+    copies: NonNegativeInt = Field(5, description="pre-rotated copies per training image in the bank that cached "
+                                                  "frozen features are computed for (full fine-tuning draws a fresh "
+                                                  "angle every epoch)")
+    zoom: Number = Field(0.6, gt=0, le=1, description="fixed central zoom after the rotation, every image (the "
+                                                      "authors' crop of the outer 40 %); 1.0 = none")
 
 
 class Oversample(Section):
@@ -185,14 +189,16 @@ class Training(Section):
     momentum: Number = Field(0.9, ge=0, lt=1, description="SGD momentum")
     nesterov: bool = Field(True, description="Nesterov momentum")
     decay: Number = Field(1e-6, ge=0, description="Keras-2 decay: lr / (1 + decay * step)")
-    select_on: Literal["val_loss", "val_accuracy"] = Field(
-        "val_loss", description="mean validation curve that picks the epoch and learning rate")
+    select_on: Literal["val_accuracy", "val_loss"] = Field(
+        "val_accuracy", description="mean validation curve that picks the epoch and learning rate (the paper: "
+                                    "accuracy; the SVM: accuracy or hinge loss)")
     oversample: Oversample | None = Field(default_factory=Oversample,
                                           description="per-class copies of training images; null = none")
     precision: Precision = Field("auto", description="auto: mixed precision on a GPU, float32 on a CPU")
     mixed_precision: bool | None = Field(None, description="old spelling: true = precision mixed_float16")
-    batchnorm: Literal["frozen", "train"] = Field(
-        "train", description="BatchNorm layers inside the unfrozen part when fine-tuning")
+    batchnorm: Literal["train", "frozen"] = Field(
+        "train", description="BatchNorm layers inside the unfrozen part when fine-tuning: train (batch statistics, "
+                             "moving averages updated, as Keras 2.2) or frozen (inference mode, statistics fixed)")
 
     @model_validator(mode="after")
     def _precision_alias(self) -> "Training":

@@ -7,7 +7,9 @@ A stored row holds the trial's full configuration, metrics, timings and versions
 - identity: trial_id, sweep, status, backbone, strategy, weights, weights_label, dataset,
   train_patients (patients the trial trained on), seed, input_size
 - test metrics: accuracy, auc_macro, auc_weighted (Ho & Kim's "micro" AUC), soft_accuracy,
-  f1_OAP, f1_IN, f1_OBS, n_test, confusion (3 x 3 list, rows = true class)
+  f1_OAP, f1_IN, f1_OBS, auc_OAP, auc_IN, auc_OBS (one-vs-rest; empty when the class is absent
+  from the test set), n_test, score_kind (what the AUCs ranked: softmax probabilities, SVM
+  decision values, forest probabilities), confusion (3 x 3 list, rows = true class)
 - selection: selected (JSON of the chosen candidate), selected_epochs
 - cost: wall_time_s, train_images_per_s, test_images_per_s, peak_memory_mb, trainable_params,
   total_params, and per phase (cache_fill, head_training, fine_tuning, test)
@@ -27,10 +29,11 @@ SCHEMA_VERSION = 1          # PRAGMA user_version of stores written by this harn
 STATUSES = ("done", "failed")
 JSON_COLUMNS = ("config", "metrics", "timings", "versions")
 THROUGHPUT_PHASES = ("cache_fill", "head_training", "fine_tuning", "test")
-METRIC_COLUMNS = ("accuracy", "auc_macro", "auc_weighted", "soft_accuracy", "f1_OAP", "f1_IN", "f1_OBS")
+METRIC_COLUMNS = ("accuracy", "auc_macro", "auc_weighted", "soft_accuracy", "f1_OAP", "f1_IN", "f1_OBS",
+                  "auc_OAP", "auc_IN", "auc_OBS")
 TRIAL_COLUMNS = [
     "trial_id", "sweep", "status", "backbone", "strategy", "weights", "weights_label", "dataset", "train_patients",
-    "seed", "input_size", *METRIC_COLUMNS, "n_test", "confusion", "selected", "selected_epochs",
+    "seed", "input_size", *METRIC_COLUMNS, "n_test", "score_kind", "confusion", "selected", "selected_epochs",
     "wall_time_s", "train_images_per_s", "test_images_per_s", "peak_memory_mb", "trainable_params", "total_params",
     *[f"images_per_s_{p}" for p in THROUGHPUT_PHASES], *[f"share_of_reference_{p}" for p in THROUGHPUT_PHASES],
     "precision", "backend", "device", "machine", "versions", "data_fingerprint", "started_at", "finished_at",
@@ -180,7 +183,7 @@ def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
         "seed": _first(row.get("seed"), config.get("seed")),
         "input_size": _first(metrics.get("input_size"), config.get("input_size")),
         **{k: test.get(k) for k in METRIC_COLUMNS},
-        "n_test": test.get("n_test"), "confusion": test.get("confusion_matrix"),
+        "n_test": test.get("n_test"), "score_kind": test.get("score_kind"), "confusion": test.get("confusion_matrix"),
         "selected": json.dumps(selection.get("candidate"), sort_keys=True, default=str) if selection else None,
         "selected_epochs": selection.get("epochs"),
         "wall_time_s": timings.get("total_s"), "train_images_per_s": timings.get("train_images_per_s"),

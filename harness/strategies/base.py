@@ -7,13 +7,12 @@ chosen (CV, final fit, test) lives in `harness.protocol`.
 """
 from __future__ import annotations
 
+import typing
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
-
-from ..defaults import BATCHNORM, DEFAULTS, PRECISIONS, SELECT_ON
 
 STRATEGIES: dict[str, type["Strategy"]] = {}
 
@@ -31,51 +30,68 @@ def get_strategy(name: str) -> type["Strategy"]:
         raise ValueError(f"strategy must be one of {', '.join(sorted(STRATEGIES))}. Got {name!r} instead.") from None
 
 
+def _schema_default(key: str):
+    """A `dataclasses.field` whose default is the config schema's (the one place defaults live)."""
+    def default():
+        from ..config import schema
+
+        return schema.Training().model_dump(mode="json")[key]
+
+    return field(default_factory=default)
+
+
 @dataclass(frozen=True)
 class TrainSettings:
-    """Training settings of one trial, read from the config's merged `training` section."""
+    """Training settings of one trial, read from its `training` section (defaults: the config schema's)."""
 
-    epochs: int
-    batch_size: int
-    momentum: float
-    nesterov: bool
-    decay: float
-    select_on: str
-    oversample: dict | None
-    batchnorm: str
-    precision: str
+    epochs: int = _schema_default("epochs")
+    batch_size: int = _schema_default("batch_size")
+    momentum: float = _schema_default("momentum")
+    nesterov: bool = _schema_default("nesterov")
+    decay: float = _schema_default("decay")
+    select_on: str = _schema_default("select_on")
+    oversample: dict | None = _schema_default("oversample")
+    batchnorm: str = _schema_default("batchnorm")
+    precision: str = _schema_default("precision")
 
     def __post_init__(self) -> None:
-        if self.select_on not in SELECT_ON:
-            raise ValueError(f"training.select_on must be one of {SELECT_ON}. Got {self.select_on!r} instead.")
-        if self.batchnorm not in BATCHNORM:
-            raise ValueError(f"training.batchnorm must be one of {BATCHNORM}. Got {self.batchnorm!r} instead.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"training.precision must be one of {PRECISIONS}. Got {self.precision!r} instead.")
+        from ..config import schema
+
+        for key in ("select_on", "batchnorm", "precision"):
+            allowed = typing.get_args(schema.Training.model_fields[key].annotation)
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"training.{key} must be one of {allowed}. Got {getattr(self, key)!r} instead.")
 
     @classmethod
     def from_config(cls, training: dict | None = None, backbone: str | None = None, **overrides) -> "TrainSettings":
-        """Settings from a `training` section (missing keys: the defaults), batch size for `backbone`.
+        """Settings from a trial's `training` section; keys it lacks take the schema's defaults.
 
-        `training.batch_size_per_backbone` overrides the batch size for the named backbones
-        (Ho & Kim: InceptionResNetV2 ran at 8 after running out of GPU memory at 32).
+        A trial's section already holds its backbone's batch size (the grid expansion applies
+        `training.batch_size_per_backbone`); a raw section that still has the mapping gets it
+        applied here for `backbone` (Ho & Kim: InceptionResNetV2 ran at 8, out of memory at 32).
         """
-        t = {**DEFAULTS["training"], **(training or {}), **overrides}
-        if t.get("mixed_precision") is True and t["precision"] == "auto":
-            t["precision"] = "mixed_float16"       # the older boolean spelling
-        if backbone is not None:
+        from ..config import schema
+
+        t = {**schema.Training().model_dump(mode="json"), **(training or {}), **overrides}
+        if t.get("mixed_precision") is not None and t["precision"] == "auto":
+            t["precision"] = "mixed_float16" if t["mixed_precision"] else "float32"   # the older boolean spelling
+        if backbone is not None and t.get("batch_size_per_backbone"):
             from ..backbones import get_backbone
 
-            per = {get_backbone(str(k)).name: v for k, v in (t.get("batch_size_per_backbone") or {}).items()}
-            if get_backbone(backbone).name in per:
-                t["batch_size"] = int(per[get_backbone(backbone).name])
+            per = {get_backbone(str(k)).name: v for k, v in t["batch_size_per_backbone"].items()}
+            t["batch_size"] = int(per.get(get_backbone(backbone).name, t["batch_size"]))
         return cls(**{f.name: t[f.name] for f in fields(cls)})
 
 
 def default_options(strategy: str, **overrides) -> dict:
-    """The config defaults of a strategy's options section (hybrid_svm: strategies.hybrid.svm)."""
-    section = DEFAULTS["strategies"]
-    opts = section["hybrid"][strategy.split("_", 1)[1]] if strategy.startswith("hybrid_") else section[strategy]
+    """A strategy's options with the schema's defaults, as a trial gets them (hybrids: `{"svm": {...}}`)."""
+    from ..config import schema
+    from ..config.load import strategy_options
+
+    opts = strategy_options(schema.Strategies(), strategy)
+    if strategy.startswith("hybrid_"):
+        kind = strategy.split("_", 1)[1]
+        return {kind: {**opts[kind], **overrides}}
     return {**opts, **overrides}
 
 

@@ -72,7 +72,7 @@ class Hybrid(Strategy):
 
     def __init__(self, ctx, settings, options):
         super().__init__(ctx, settings, options)
-        self.grid = dict(options)
+        self.grid = dict(options.get(self.kind, options))    # a trial's options: {"svm": {...}} / {"rf": {...}}
         self.clf = None
 
     def candidates(self) -> list[dict]:
