@@ -124,4 +124,4 @@ def test_sim2real_runs_end_to_end_on_fixture(tmp_path):
     assert run["real"]["n"] == 26 and set(run["real"]["f1"]) == {"OAP", "IN", "OBS"}
     confusion = np.asarray(run["real"]["confusion"])
     assert confusion.sum() == 26                              # one epoch on 3 patients: computed, not learned
-    assert run["real"]["accuracy"] == pytest.approx(np.trace(confusion) / 26)
+    assert run["real"]["accuracy"] == pytest.approx(np.trace(confusion) / 26, abs=1e-4)   # reported to 4 decimals
