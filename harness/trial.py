@@ -87,9 +87,13 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         from .strategies import FullFinetune, TrainSettings
         from .sweep import library_versions
 
+        from .sweep import keras_device
+
         src = trial["source"]
         seed = int(src.get("seed", 0))
         t0 = time.perf_counter()
+        keras.mixed_precision.set_global_policy(resolve_precision(train_settings(trial, None).precision,
+                                                                  keras_device()[1]))
         d = trial["data"]
         dataset = load_dataset(src["data"], cache_dir=cache_dir / "data", image_size=d["image_size"], frames=d["frames"])
         seed_everything(seed)
