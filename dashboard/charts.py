@@ -152,7 +152,9 @@ def size_chart(frame: pd.DataFrame, measure: str) -> alt.HConcatChart:
 def forest_chart(rows: pd.DataFrame, scale_title: str) -> alt.FacetChart:
     """Subgroup forest plot: studies (point size = weight, line = CI), each group's pooled estimate as a diamond."""
     data = rows.assign(order=range(len(rows)))
-    y = alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None)
+    # every study named: no label dropped for overlap, room for long study ids
+    y = alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None,
+              axis=alt.Axis(labelOverlap=False, labelLimit=220))
     x = alt.X("estimate:Q", title=scale_title, scale=alt.Scale(zero=False))
     tip = ["label:N", alt.Tooltip("estimate:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
            alt.Tooltip("ci_high:Q", format=".3f"), alt.Tooltip("weight:Q", format=".3f"), "k:Q"]
@@ -164,7 +166,7 @@ def forest_chart(rows: pd.DataFrame, scale_title: str) -> alt.FacetChart:
         x=x, y=y, size=alt.Size("weight:Q", legend=None, scale=alt.Scale(range=[20, 200])), tooltip=tip)
     pooled = alt.Chart().transform_filter(alt.datum.kind == "pooled").mark_point(
         shape="diamond", filled=True, size=260, color="black").encode(x=x, y=y, tooltip=tip)
-    return alt.layer(ci, study, pooled, data=data).properties(width=WIDTH - 160, height=alt.Step(16)).facet(
+    return alt.layer(ci, study, pooled, data=data).properties(width=WIDTH - 160, height=alt.Step(20)).facet(
         row=alt.Row("group:N", title=None, sort=list(dict.fromkeys(rows["group"])),
                     header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold")),
         spacing=8).resolve_scale(y="independent")
@@ -172,7 +174,7 @@ def forest_chart(rows: pd.DataFrame, scale_title: str) -> alt.FacetChart:
 
 def coefficients_chart(coefs: pd.DataFrame) -> alt.LayerChart:
     """Meta-regression coefficients (logit scale) with 95 % intervals; the dashed line is no effect."""
-    y = alt.Y("term:N", sort=list(coefs["term"]), title=None)
+    y = alt.Y("term:N", sort=list(coefs["term"]), title=None, axis=alt.Axis(labelLimit=320))
     tip = ["term:N", alt.Tooltip("estimate:Q", format=".3f"), alt.Tooltip("se:Q", format=".3f"),
            alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"),
            alt.Tooltip("p:Q", format=".3g")]

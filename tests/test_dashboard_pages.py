@@ -368,3 +368,6 @@ def test_side_by_side_meta_analysis_tab(inputs):
     no_failure(at)
     terms = set(at.dataframe[0].value["term"])
     assert "intercept" in terms and any(t.startswith("modality[") for t in terms)
+    # 5 studies for 1 + (levels - 1) coefficients: the page says the regression rests on too few studies
+    spare = overall.k - len(terms)
+    assert any(f"leave {spare} residual degree(s) of freedom" in w for w in texts(at, "warning"))

@@ -179,6 +179,11 @@ if tab_meta.open:
                            f"τ² = {result['tau2']:.3f}, I² = {result['i2']:.1f} %. Coefficients on the logit scale"
                            + (f"; each level is compared with '{reference}'." if reference else ".")
                            + " The dashed line is no effect.")
+                spare = result["k"] - len(result["coefficients"])
+                if spare < 5:
+                    st.warning(f"{result['k']} studies for {len(result['coefficients'])} coefficients leave "
+                               f"{spare} residual degree(s) of freedom: these estimates rest on very few studies "
+                               "and may not hold as more are coded.")
                 widgets.table(coefs, stem=f"meta-regression-{lit_measure}-{moderator}", column_config={
                     c: st.column_config.NumberColumn(c, format="%.3f") for c in ("estimate", "se", "ci_low",
                                                                                  "ci_high", "p")})
