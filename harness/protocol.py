@@ -53,11 +53,10 @@ def cross_validate(learner, folds, progress: bool = False) -> dict:
     epochs = learner.epochs()
     curves = np.full((len(candidates), len(folds), epochs), np.nan)
     steps = tqdm(total=len(candidates) * len(folds), desc=f"cv {learner.name}", leave=False, disable=not progress)
-    for c, cand in enumerate(candidates):
-        for f, (tr, va) in enumerate(folds):
-            curve = learner.curve(tr, va, cand, epochs)
+    for f, (tr, va) in enumerate(folds):
+        for c, curve in enumerate(learner.curves(tr, va, candidates, epochs)):
             curves[c, f, :len(curve)] = curve
-            steps.update()
+        steps.update(len(candidates))
     steps.close()
     mean = curves.mean(axis=1)
     best = np.nanargmax(mean) if learner.higher_is_better else np.nanargmin(mean)

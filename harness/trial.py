@@ -38,6 +38,18 @@ def resolve_precision(setting: str, device: str) -> str:
     return "mixed_float16" if device.startswith(("gpu", "cuda")) else "float32"
 
 
+#: environment variable: training steps per dispatch ('auto': 1 on CPU, 64 on an accelerator)
+STEPS_ENV = "HARNESS_STEPS_PER_EXECUTION"
+
+
+def configure_threads(trial: dict, device: str, policy: str = "auto") -> dict:
+    """The CPU thread policy for this process, from the first trial it runs (`harness.engine.threads`)."""
+    from .engine import threads
+
+    size = trial.get("input_size") or get_backbone(trial["backbone"]).input_size
+    return threads.configure(policy, size, device)
+
+
 def train_settings(trial: dict, backbone: str):
     from .strategies import TrainSettings
 
@@ -92,8 +104,9 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         src = trial["source"]
         seed = int(src.get("seed", 0))
         t0 = time.perf_counter()
-        keras.mixed_precision.set_global_policy(resolve_precision(train_settings(trial, None).precision,
-                                                                  keras_device()[1]))
+        device = keras_device()[1]
+        configure_threads(trial, device)
+        keras.mixed_precision.set_global_policy(resolve_precision(train_settings(trial, None).precision, device))
         d = trial["data"]
         dataset = load_dataset(src["data"], cache_dir=cache_dir / "data", image_size=d["image_size"], frames=d["frames"])
         seed_everything(seed)
@@ -126,6 +139,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     import keras
 
     from .engine import ImageBank, TrialContext
+    from .engine.step import resolve_steps_per_execution
     from .features import FeatureCache
     from .protocol import make_folds, patient_indices, run_protocol
     from .strategies import make_learner
@@ -143,6 +157,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     t_all = time.perf_counter()
     timings: dict = {}
     backend, device = keras_device()
+    engine = configure_threads(trial, device)
     keras.mixed_precision.set_global_policy(resolve_precision(train_settings(trial, None).precision, device))
     t0 = time.perf_counter()
     if trial["weights"].startswith("source:"):
@@ -162,6 +177,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=cached),
                        weights_identity(wspec, backbone, size, sources_root, seed=trial["seed"]),
                        seed=trial["seed"], cached=cached)
+    ctx.steps_per_execution = resolve_steps_per_execution(os.environ.get(STEPS_ENV, "auto"), device)
     table = ctx.table
     train_idx, test_idx = patient_indices(table, train_p), patient_indices(table, test_p)
     folds = make_folds(table, train_p, trial["protocol"]["folds"], trial["seed"])
@@ -174,6 +190,8 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     timings["train_s"] = learner.train_seconds
     timings["train_images"] = learner.images_trained
     timings["train_images_per_s"] = learner.images_trained / max(learner.train_seconds, 1e-9)
+    timings["engine"] = {**engine, "runs_per_step": getattr(learner, "runs_per_step", 1),
+                         "steps_per_execution": ctx.steps_per_execution}
     timings["total_s"] = time.perf_counter() - t_all
     timings["peak_rss_mb"] = peak_rss_mb()
     timings["peak_rss_scope"] = "trial" if reset_ok else "process"

@@ -438,3 +438,56 @@ def test_standardised_random_features_read_more_of_the_image_than_batchnorm_cali
         assert scores[backbone, "standardised"] >= majority_rate(ctx, test) + 0.1
     with capsys.disabled():
         print("\nlinear-probe test accuracy:", {f"{b} {n}": round(v, 3) for (b, n), v in scores.items()})
+
+
+@pytest.mark.parametrize("strategy,options", [
+    ("feature_extractor", {"lrs": [1e-2, 1e-3, 3e-2]}),
+    pytest.param("partial_finetune", {"lrs": [1e-2, 1e-3], "head_lrs": [1e-2], "depth": 1}, marks=pytest.mark.slow),
+    pytest.param("full_finetune", {"lrs": [1e-2, 1e-3]}, marks=pytest.mark.slow),
+])
+def test_learning_rates_trained_together_match_runs_one_after_another(toy, tmp_path, strategy, options, monkeypatch):
+    """`RunGroup`: one step updates every learning rate's copy, each with its own rate and decay.
+
+    Each copy's validation curve equals the curve of the same run trained alone: the
+    grouped engine changes how steps run, not what they compute. Loss values are
+    compared in select_on: val_loss (accuracy on a few rows would hide small differences).
+    """
+    from harness.strategies.network import KerasStrategy
+
+    def cv(grouped: bool):
+        monkeypatch.setattr(KerasStrategy, "group_runs", grouped)
+        ctx = make_ctx(toy, tmp_path / str(grouped))
+        learner = make_learner(strategy, ctx, settings(epochs=3, select_on="val_loss"), options)
+        train, _, folds = split(ctx)
+        if strategy == "partial_finetune":
+            learner.head_start.prepare(train)
+            learner.use_warm_start({"candidate": {"lr": 1e-2}, "epochs": 2})
+        learner.prepare(train)
+        out = [learner.curves(tr, va, learner.candidates(), 3) for tr, va in folds]
+        return np.array(out), learner.runs_per_step
+
+    alone, runs_alone = cv(False)
+    together, runs_together = cv(True)
+    assert (runs_alone, runs_together) == (1, len(options["lrs"]))
+    assert alone.shape == (2, len(options["lrs"]), 3)
+    assert np.ptp(alone[:, :, -1], axis=1).min() > 1e-4     # the learning rates do lead to different curves
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["feature_extractor", pytest.param("full_finetune", marks=pytest.mark.slow)])
+def test_many_steps_per_dispatch_give_the_same_runs_as_one_step_per_call(toy, tmp_path, strategy):
+    """`steps_per_execution` k > 1 (Keras's compiled multi-step function) changes the dispatch, not the updates."""
+    def cv(steps: int):
+        ctx = make_ctx(toy, tmp_path / str(steps))
+        ctx.steps_per_execution = steps
+        learner = make_learner(strategy, ctx, settings(epochs=3, select_on="val_loss"), {"lrs": [1e-2, 1e-3]})
+        train, _, folds = split(ctx)
+        learner.prepare(train)
+        curves = [learner.curves(tr, va, learner.candidates(), 3) for tr, va in folds]
+        learner.fit(train, {"lr": 1e-2}, 2)
+        return np.array(curves), learner.predict_scores(folds[0][1])
+
+    curves_1, scores_1 = cv(1)
+    curves_k, scores_k = cv(5)
+    np.testing.assert_allclose(curves_k, curves_1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scores_k, scores_1, rtol=1e-4, atol=1e-6)

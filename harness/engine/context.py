@@ -45,6 +45,8 @@ class TrialContext:
         self._standardisers: dict = {}
         self.standardised_on: int | None = None
         self.augmented_rows: np.ndarray | None = None    # None: rotated draws of every row
+        #: training steps per call into the compiled graph (`harness.engine.step`; run_trial sets it per device)
+        self.steps_per_execution = 1
 
     @property
     def feature_dim(self) -> int:

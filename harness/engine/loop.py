@@ -23,9 +23,9 @@ class InputSource(Protocol):
 
 @dataclass
 class FitResult:
-    """Validation score after each epoch (empty without validation), and what training cost."""
+    """Validation score after each epoch (one per run for a `RunGroup`; empty without validation), and cost."""
 
-    curve: list[float] = field(default_factory=list)
+    curve: list = field(default_factory=list)
     seconds: float = 0.0
     images: int = 0
     steps: int = 0
@@ -65,13 +65,16 @@ def fit_epochs(compiled: CompiledModel, source: InputSource, items: np.ndarray, 
         result.seconds += time.perf_counter() - t0
         result.images += len(items)
         if validate is not None:
-            result.curve.append(float(validate()))
+            result.curve.append(validate())
     return result
 
 
 def predict_rows(compiled: CompiledModel, source: InputSource, idx: np.ndarray, rows: int) -> np.ndarray:
-    """Predictions for rows `idx` at draw 0, `rows` per model call (bounds activation memory)."""
+    """Predictions for rows `idx` at draw 0, `rows` per model call (bounds activation memory).
+
+    (n, classes) for a `CompiledModel`, (K, n, classes) for a `RunGroup` of K runs.
+    """
     idx = np.asarray(idx, dtype=np.int64)
     out = [compiled.predict(source(idx[s:s + rows], np.zeros(len(idx[s:s + rows]), np.int64)))
            for s in range(0, len(idx), rows)]
-    return np.concatenate(out).astype("float64") if out else np.zeros((0, 3))
+    return np.concatenate(out, axis=-2).astype("float64") if out else np.zeros((0, 3))

@@ -136,6 +136,10 @@ class Strategy(ABC):
     def curve(self, train_idx, val_idx, candidate: dict, epochs: int) -> list[float]:
         """Validation score (see `score`) after each epoch of one run."""
 
+    def curves(self, train_idx, val_idx, candidates: list[dict], epochs: int) -> list[list[float]]:
+        """`curve` of every candidate on one fold (strategies may train them together)."""
+        return [self.curve(train_idx, val_idx, c, epochs) for c in candidates]
+
     @abstractmethod
     def fit(self, train_idx, candidate: dict, epochs: int) -> None:
         """The final model on all training rows."""

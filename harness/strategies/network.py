@@ -2,7 +2,9 @@
 
 Each Keras strategy builds one model per trial (its policy: inputs, frozen part, trained
 part, BatchNorm mode), compiled once; every (fold, learning rate) run restores the initial
-state and runs `engine.fit_epochs`.
+state and runs `engine.fit_epochs`. Cross-validation trains a fold's learning rates
+together (`engine.RunGroup`: the same batches, one step for all; `group_runs = False` runs
+them one after another, with the same numbers).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..engine import CompiledModel, OptimizerSettings, fit_epochs, predict_rows
+from ..engine import CompiledModel, OptimizerSettings, RunGroup, fit_epochs, predict_rows
 from .base import Strategy
 
 
@@ -19,12 +21,16 @@ class KerasStrategy(Strategy):
 
     #: "bank" (cached-feature strategies: the pre-rotated bank) or "fresh" (a new angle every epoch)
     augmentation_mode: ClassVar[str] = "bank"
+    #: train a fold's learning rates together in one model (False: one run after another, same numbers)
+    group_runs: ClassVar[bool] = True
 
     def __init__(self, ctx, settings, options):
         super().__init__(ctx, settings, options)
         self.lrs = [float(lr) for lr in options["lrs"]]
         self.compiled: CompiledModel | None = None
         self.head_layers: list = []
+        self._group: RunGroup | None = None
+        self.runs_per_step = 1
 
     @property
     def model(self):
@@ -74,7 +80,8 @@ class KerasStrategy(Strategy):
             inputs, outputs = self.build()
             s = self.settings
             self.compiled = CompiledModel(keras.Model(inputs, outputs),
-                                          OptimizerSettings(s.momentum, s.nesterov, s.decay), self.lrs[0])
+                                          OptimizerSettings(s.momentum, s.nesterov, s.decay), self.lrs[0],
+                                          steps_per_execution=self.ctx.steps_per_execution)
 
     def reset(self, lr: float, train_idx=None) -> None:
         """A fresh run: the initial state (weights, BatchNorm statistics, dropout RNG, optimizer), rate `lr`."""
@@ -94,6 +101,30 @@ class KerasStrategy(Strategy):
         self.train_seconds += result.seconds
         self.images_trained += result.images
         return result
+
+    def curves(self, train_idx, val_idx, candidates: list[dict], epochs: int) -> list[list[float]]:
+        if not self.group_runs or len(candidates) < 2 or val_idx is None or not len(val_idx):
+            return super().curves(train_idx, val_idx, candidates, epochs)
+        self.reset(candidates[0]["lr"], train_idx)       # the single model now holds the runs' initial state
+        if self._group is None or self._group.size != len(candidates):
+            s = self.settings
+            self._group = RunGroup(self.compiled.model, OptimizerSettings(s.momentum, s.nesterov, s.decay),
+                                   len(candidates), steps_per_execution=self.ctx.steps_per_execution)
+        group = self._group
+        group.load_from(self.compiled.model, [c["lr"] for c in candidates])
+        self.runs_per_step = group.size
+        val_idx = np.asarray(val_idx, dtype=np.int64)
+
+        def validate() -> list[float]:
+            scores = predict_rows(group, self.inputs, val_idx, self.predict_batch_rows())
+            return [self.score(val_idx, s) for s in scores]
+
+        result = fit_epochs(group, self.inputs, self.training_items(np.asarray(train_idx)), self.ctx.y,
+                            epochs=epochs, batch_size=self.settings.batch_size, seed=self.ctx.seed,
+                            augmentation=self.ctx.bank.augmentation, mode=self.augmentation_mode, validate=validate)
+        self.train_seconds += result.seconds
+        self.images_trained += result.images * group.size
+        return [list(run) for run in zip(*result.curve)]
 
     def curve(self, train_idx, val_idx, candidate: dict, epochs: int) -> list[float]:
         self.reset(candidate["lr"], train_idx)
