@@ -88,6 +88,10 @@ class BackboneSpec:
         module = getattr(keras.applications, self.preprocess_mode)
         return np.asarray(module.preprocess_input(x), dtype="float32")
 
+    def preprocess_tensor(self, images):
+        """`preprocess` for a backend tensor (inside compiled steps); the same float32 operations."""
+        return preprocess_tensor(self.preprocess_mode, images)
+
     def boundary_index(self, model, depth: int = 1) -> int:
         """Index in `model.layers` of the first layer trained at this depth (depth >= 1)."""
         if depth < 1:
@@ -199,6 +203,17 @@ _ALIASES = {_normalise(k): k for k in REGISTRY} | {
     "mobilenet": "MobileNetV1-0.25", "mobilenetv1": "MobileNetV1-0.25",
     "mobilenetv2": "MobileNetV2-0.35", "cbrlarget": "CBR-LargeT",
 }
+
+
+def preprocess_tensor(mode: str, images):
+    """A backbone's scaling (`BackboneSpec.preprocess_mode`) of [0, 255] RGB backend tensors."""
+    from keras import ops
+
+    if mode == "unit":
+        return ops.divide(images, 255.0)
+    import keras
+
+    return getattr(keras.applications, mode).preprocess_input(images)
 
 
 def get_backbone(name: str, **kwargs: Any) -> BackboneSpec:

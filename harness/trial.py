@@ -63,8 +63,13 @@ def augmentation_spec(trial: dict):
 
 
 def source_root_for(trial: dict, sources_root: str | Path) -> Path:
-    """Folder of this trial's source runs, keyed by everything that shapes the source model."""
-    parts = {k: trial.get(k) for k in ("source", "preprocessing", "augmentation", "training", "seed")}
+    """Folder of this trial's source runs, keyed by everything that shapes the source model.
+
+    Not the trial's seed: a source model is trained with its own seed (`sources.<name>.seed`,
+    default 0), so the trials of every seed start from the same pretrained model, as every
+    seed of an ImageNet sweep starts from the same ImageNet weights.
+    """
+    parts = {k: trial.get(k) for k in ("source", "preprocessing", "augmentation", "training")}
     parts["image_size"] = trial["data"]["image_size"]
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return Path(sources_root) / digest
@@ -111,7 +116,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         dataset = load_dataset(src["data"], cache_dir=cache_dir / "data", image_size=d["image_size"], frames=d["frames"])
         seed_everything(seed)
         base = backbone.build(size, weights=None)
-        bank = ImageBank(dataset, backbone, size, trial["preprocessing"], augmentation_spec(trial), seed=trial["seed"])
+        bank = ImageBank(dataset, backbone, size, trial["preprocessing"], augmentation_spec(trial), seed=seed)
         ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=False),
                            "none", seed=seed, cached=False, random_init=False)
         batch = int(src.get("batch_size", trial["training"]["batch_size"]))

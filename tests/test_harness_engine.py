@@ -112,3 +112,31 @@ def test_full_finetuning_sees_a_new_angle_every_epoch(toy, tmp_path):
     learner.fit(np.arange(12), {"lr": 1e-3}, 3)
     assert all(len(set(d)) == 3 and min(d) > ctx.aug_copies for d in seen.values())
     assert learner.augmentation_mode == "fresh"
+
+
+@pytest.mark.parametrize("backbone,zoom", [("MobileNetV1-0.25", 0.6), ("ResNet50V2", 0.8), ("CBR-Tiny", 1.0)])
+def test_device_augmentation_matches_the_cpu_reference(backbone, zoom):
+    """The full fine-tune's first layer (keras.ops, on the device) gives the bank's pixels (SciPy, CPU).
+
+    Same rows, same draws (angles from (seed, draw, row)), same zoom, same backbone scaling;
+    the two bilinear resamplers differ only by float rounding.
+    """
+    from harness_toy import tiny_dataset
+
+    from harness.backbones import get_backbone
+    from harness.engine import AugmentationSpec, ImageBank
+    from harness.engine.augment import device_augment_layer
+
+    spec = get_backbone(backbone)
+    bank = ImageBank(tiny_dataset(n_patients=2), spec, 32, {"crop_fraction": 0.0},
+                     AugmentationSpec(rotation=45.0, zoom=zoom, copies=2), seed=3)
+    idx = np.arange(12)
+    draws = np.array([0, 1, 2, 7, 50, 3] * 2)            # draw 0 (no rotation), bank draws and fresh draws
+    cpu = bank.batch(idx, draws)
+    layer = device_augment_layer(spec.preprocess_mode, zoom, True)
+    device = np.asarray(layer(bank.grey(idx), bank.angles(idx, draws)))
+    assert device.shape == cpu.shape == (12, 32, 32, 3)
+    span = float(cpu.max() - cpu.min())
+    assert span > 0
+    assert np.abs(device - cpu).max() <= 1e-4 * span
+    assert np.abs(bank.angles(idx, draws)[draws > 0]).min() > 0     # rotated draws do rotate

@@ -1,7 +1,9 @@
 """`harness results [--json|--csv] [--store PATH] [--failed]`: list and export finished trials.
 
 Reads the store without writing to it (safe while a sweep is filling it). Default output is
-a table of finished trials; `--failed` adds the failed ones, each with the last line of its
+a table of finished trials, followed, when the store has pretrained and `none` trials of
+one backbone and strategy over two or more seeds, by the transfer effect (mean ± sd per
+weights, the gap and the seed spread: `harness.results.transfer`); `--failed` adds the failed ones, each with the last line of its
 error (the full traceback is in `--json` and `--csv`). `--csv` writes one tidy row per
 trial with the columns of `harness.results.schema.TRIAL_COLUMNS`:
 trial_id, sweep, status, backbone, strategy, weights, weights_label, dataset,
@@ -90,9 +92,27 @@ def _print_table(path: Path, frame) -> int:
         print(f"{path}: no finished trials yet")
     else:
         print(done[TABLE_COLUMNS].round(3).to_string(index=False))
+        _print_transfer(done)
     if len(failed):
         print(f"\n{len(failed)} failed trial(s) (full tracebacks: --json or --csv):")
         for _, r in failed.iterrows():
             print(f"  {r['trial_id']}  {r['backbone']} {r['strategy']} {r['weights']} seed={r['seed']}: "
                   f"{error_summary(r['error']) or 'no error recorded'}")
     return 0
+
+
+def _print_transfer(done) -> None:
+    """Pretrained against `none` per backbone and strategy, when both ran over two or more seeds."""
+    from harness.results.transfer import transfer_effect
+
+    for metric in ("auc_weighted", "accuracy"):
+        effect = transfer_effect(done, metric)
+        if effect.empty:
+            return
+        print(f"\ntransfer effect on {metric} (mean ± sd over seeds; spread = the larger range; "
+              "clear = gap > spread):")
+        for _, r in effect.iterrows():
+            print(f"  {r['backbone']} {r['strategy']} ({r['train_patients']} patients): "
+                  f"{r['weights']} {r['mean']:.3f} ± {r['sd']:.3f} (n {r['n_seeds']}) vs none "
+                  f"{r['none_mean']:.3f} ± {r['none_sd']:.3f} (n {r['none_n_seeds']}): gap {r['gap']:+.3f}, "
+                  f"spread {r['spread']:.3f} -> {'clear' if r['clear'] else 'not clear'}")

@@ -148,6 +148,19 @@ class ImageBank:
             self._base_ready[missing] = True
         return self._base[idx]
 
+    def grey(self, idx) -> np.ndarray:
+        """Preprocessed single-channel images (n, S, S) of rows `idx`, before rotation (the device pipeline's input)."""
+        return self._grey(np.asarray(idx, dtype=np.int64))
+
+    def angles(self, idx, draws) -> np.ndarray:
+        """Rotation angle (degrees, float32) of each (row, draw): what `rotate_and_zoom` would use."""
+        aug = self.augmentation
+        if not aug.enabled:
+            return np.zeros(len(idx), dtype=np.float32)
+        return np.array([rotation_angle(self.seed, d, r, aug.rotation) for r, d in zip(np.asarray(idx).tolist(),
+                                                                                       np.asarray(draws).tolist())],
+                        dtype=np.float32)
+
     def _prepare(self, idx: np.ndarray, draw: int) -> np.ndarray:
         grey = self._grey(idx)
         out = np.empty((len(idx), self.input_size, self.input_size, 3), dtype=np.float32)
