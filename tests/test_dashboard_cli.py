@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import os
 import shutil
 import sys
@@ -69,3 +70,45 @@ def test_screenshot_command(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         screenshots.main(["--out", str(out), "--pages", "nonsense"])
     assert exit_.value.code == 2
+
+
+# ------------------------------------------------------------------ the server process's warm-up
+def test_warm_pages_are_the_apps_pages_default_first(repo_root):
+    from dashboard import server
+
+    app = (repo_root / "dashboard" / "app.py").read_text(encoding="utf-8")
+    registered = re.findall(r'st\.Page\("([^"]+)"', app)
+    default = re.search(r'st\.Page\("([^"]+)"[^)]*default=True', app).group(1)
+    assert sorted(server.WARM_PAGES) == sorted(registered) and server.WARM_PAGES[0] == default
+
+
+def test_warm_renders_pages_and_reports_a_failing_one_without_leaving_a_runtime(tmp_path):
+    from streamlit.runtime import Runtime
+
+    from dashboard import server
+
+    (tmp_path / "app.py").write_text(
+        "import streamlit as st\n"
+        "st.navigation([st.Page('ok.py', default=True), st.Page('bad.py'), st.Page('slow.py')]).run()\n")
+    (tmp_path / "ok.py").write_text("import streamlit as st\nst.write('fine')\n")
+    (tmp_path / "bad.py").write_text("raise ValueError('broken input file')\n")
+    (tmp_path / "slow.py").write_text("import time\ntime.sleep(2)\n")
+    assert server.warm(tmp_path / "app.py", pages=["ok.py"]) is None
+    assert server.warm(tmp_path / "app.py", pages=["ok.py", "bad.py"]) == "bad.py: broken input file"
+    problem = server.warm(tmp_path / "app.py", pages=["ok.py", "slow.py"], timeout_s=0.5)
+    assert problem and "timed out" in problem
+    assert not Runtime.exists()  # the real server could start: it registers its own runtime
+
+
+def test_streamlit_config_is_parsed_with_the_servers_flags():
+    from streamlit import config
+    from streamlit.web import bootstrap
+
+    from dashboard import server
+
+    try:
+        server.load_streamlit_config(["app.py", "--server.address", "10.1.2.3", "--server.port", "8765"])
+        assert config.get_option("server.address") == "10.1.2.3" and config.get_option("server.port") == 8765
+    finally:
+        bootstrap.load_config_options({})
+    assert config.get_option("server.port") != 8765
