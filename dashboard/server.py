@@ -99,13 +99,16 @@ def warm(app: str | Path, pages: Sequence[str] = WARM_PAGES, timeout_s: float = 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")  # a server draws into files, never into a window
     args = sys.argv[1:] if argv is None else list(argv)
-    preload()
-    if len(args) >= 2 and args[0] == "run":
-        start = time.perf_counter()
-        load_streamlit_config(args[1:])
-        problem = warm(args[1])
-        print(f"dashboard: pages rendered once in {time.perf_counter() - start:.1f} s before serving"
-              + (f" (warm-up stopped: {problem})" if problem else ""), file=sys.stderr, flush=True)
+    try:
+        preload()
+        if len(args) >= 2 and args[0] == "run":
+            start = time.perf_counter()
+            load_streamlit_config(args[1:])
+            problem = warm(args[1])
+            print(f"dashboard: pages rendered once in {time.perf_counter() - start:.1f} s before serving"
+                  + (f" (warm-up stopped: {problem})" if problem else ""), file=sys.stderr, flush=True)
+    except KeyboardInterrupt:  # Ctrl+C before the server listens: stop quietly, as the server would
+        raise SystemExit(130) from None
     gc.collect()
     gc.freeze()  # what is alive now lives as long as the server: keep it out of every later collection
     from streamlit.web import cli as streamlit_cli
