@@ -99,6 +99,19 @@ def render(name: str, fmt: str, *args: Any, **kwargs: Any) -> bytes:
     return buffer.getvalue()
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def chart(name: str, *args: Any) -> Any:
+    """`charts.<name>(*args)`, an Altair chart built once per arguments (each call gets a copy).
+
+    Building a chart checks every channel against the Vega-Lite schema, which
+    costs more than the small tables behind the review's figures; a rerun with
+    the same filters reuses the built chart.
+    """
+    from dashboard import charts
+
+    return getattr(charts, name)(*args)
+
+
 def figure(name: str, *args: Any, stem: str, caption: str | None = None, **kwargs: Any) -> None:
     """Show a figure and offer it as PNG and SVG (the SVG is drawn only when asked for)."""
     png = render(name, "png", *args, **kwargs)

@@ -73,10 +73,10 @@ if tab_fig.open:
         tables = widgets.load(sources.summary_tables, shown)
         if tables is not None:
             st.markdown("**Figure 4**: studies per year, backbone, TL type")
-            st.altair_chart(charts.figure4({k.removeprefix("fig4_"): v for k, v in tables.items()}))
+            st.altair_chart(widgets.chart("figure4", {k.removeprefix("fig4_"): v for k, v in tables.items()}))
             widgets.downloads("figure4", shown, stem="figure4")
             st.markdown("**Figure 5**: modality and subject, classes, data quantity")
-            st.altair_chart(charts.figure5({k.removeprefix("fig5_"): v for k, v in tables.items()}))
+            st.altair_chart(widgets.chart("figure5", {k.removeprefix("fig5_"): v for k, v in tables.items()}))
             widgets.downloads("figure5", shown, stem="figure5")
             st.caption("Hover a bar or cell for its count. PNG and SVG give the review-style figures "
                        "(`review summary`) for a report.")
