@@ -46,29 +46,42 @@ def library_versions() -> dict:
 
 
 def keras_device() -> tuple[str, str]:
-    """(backend, device description), asking only the active backend."""
+    """(backend, device), asking only the active backend: 'gpu: <GPU name>' ('gpu x2: ...' for
+    several), else 'cpu: <CPU model>' (the name the throughput references match)."""
     import keras
 
     backend = keras.backend.backend()
-    device = "cpu"
+    gpus: list[str] = []
     try:
         if backend == "tensorflow":
             import tensorflow as tf  # tf-only branch
 
-            gpus = tf.config.list_physical_devices("GPU")
-            device = f"gpu x{len(gpus)}" if gpus else "cpu"
+            gpus = [tf.config.experimental.get_device_details(d).get("device_name") or "GPU"
+                    for d in tf.config.list_physical_devices("GPU")]
         elif backend == "jax":
             import jax
 
-            d = jax.devices()[0]
-            device = f"{d.platform}:{getattr(d, 'device_kind', '')}"
+            gpus = [getattr(d, "device_kind", "") or d.platform for d in jax.devices() if d.platform != "cpu"]
         elif backend == "torch":
             import torch
 
-            device = f"cuda:{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
+            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     except Exception as exc:  # never fail a trial on device introspection
-        device = f"unknown ({exc.__class__.__name__})"
-    return backend, device
+        return backend, f"unknown ({exc.__class__.__name__})"
+    if gpus:
+        return backend, f"gpu{f' x{len(gpus)}' if len(gpus) > 1 else ''}: {gpus[0]}"
+    return backend, f"cpu: {cpu_model()}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def machine_info() -> str:

@@ -100,6 +100,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
 
         from .data import load_dataset
         from .engine import ImageBank, TrialContext
+        from .engine.throughput import phase_entry
         from .features import FeatureCache
         from .strategies import FullFinetune, TrainSettings
         from .sweep import library_versions
@@ -133,9 +134,37 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
                 "backbone": backbone.name, "input_size": size, "epochs": int(src["epochs"]), "lr": float(src["lr"]),
                 "batch_size": batch, "weights_from": "none (random initialisation)", "seed": seed,
                 "precision": keras.config.dtype_policy().name, "train_accuracy": train_acc,
+                "throughput": {"fine_tuning": phase_entry(learner.images_trained, learner.train_seconds)},
                 "seconds": time.perf_counter() - t0, "versions": library_versions()}
         (folder / SOURCE_META).write_text(json.dumps(meta, indent=2, sort_keys=True))
     return folder
+
+
+def phase_counts(learner, ctx, test_images: int, test_seconds: float) -> dict[str, tuple[int, float]]:
+    """(images, seconds) per throughput phase of a finished trial (see `harness.engine.throughput`).
+
+    cache_fill: the frozen part's forward passes that filled the activation cache (misses);
+    head_training: a head or classifier on a frozen base (the strategy's own training, or the
+    warm-start head a partial fine-tune trains first); fine_tuning: training through the
+    network (partial or full fine-tune); test: predicting the test rows.
+    """
+    from .engine.throughput import HEAD_STRATEGIES
+
+    counts: dict[str, list] = {}
+
+    def add(phase: str, images: int, seconds: float) -> None:
+        entry = counts.setdefault(phase, [0, 0.0])
+        entry[0] += int(images)
+        entry[1] += float(seconds)
+
+    add("cache_fill", ctx.fill_images, ctx.fill_seconds)
+    warm = learner.warm_start()
+    if warm is not None:
+        add("head_training", warm.images_trained, warm.train_seconds)
+    add("head_training" if learner.name in HEAD_STRATEGIES else "fine_tuning", learner.images_trained,
+        learner.train_seconds)
+    add("test", test_images, test_seconds)
+    return {phase: (images, seconds) for phase, (images, seconds) in counts.items()}
 
 
 def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_root: str | Path | None = None,
@@ -145,6 +174,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
 
     from .engine import ImageBank, TrialContext
     from .engine.step import resolve_steps_per_execution
+    from .engine.throughput import throughput
     from .features import FeatureCache
     from .protocol import make_folds, patient_indices, run_protocol
     from .strategies import make_learner
@@ -197,6 +227,10 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     timings["train_images_per_s"] = learner.images_trained / max(learner.train_seconds, 1e-9)
     timings["engine"] = {**engine, "runs_per_step": getattr(learner, "runs_per_step", 1),
                          "steps_per_execution": ctx.steps_per_execution}
+    timings["throughput"] = throughput(phase_counts(learner, ctx, len(test_idx), timings["test_s"]), device=device,
+                                       backbone=backbone.name, strategy=trial["strategy"],
+                                       precision=keras.config.dtype_policy().name, input_size=size,
+                                       options=backbone.kwargs)
     timings["total_s"] = time.perf_counter() - t_all
     timings["peak_rss_mb"] = peak_rss_mb()
     timings["peak_rss_scope"] = "trial" if reset_ok else "process"

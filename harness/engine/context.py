@@ -42,6 +42,8 @@ class TrialContext:
         self._arrays: dict = {}
         self._fingerprint = dataset.fingerprint()
         self.feature_seconds = 0.0
+        self.fill_images = 0                 # images the frozen part ran forward to fill the cache
+        self.fill_seconds = 0.0              # (cache misses only: the cache_fill phase's throughput)
         self._standardisers: dict = {}
         self.standardised_on: int | None = None
         self.augmented_rows: np.ndarray | None = None    # None: rotated draws of every row
@@ -162,9 +164,12 @@ class TrialContext:
         return per_draw
 
     def _fill(self, model, draw: int, n_out: int, rows: np.ndarray | None) -> list[np.ndarray]:
-        if rows is None:
-            return self._forward(model, draw, n_out, pad=True)
+        t0 = time.perf_counter()
         outs = self._forward(model, draw, n_out, rows, pad=True)
+        self.fill_images += len(self.y) if rows is None else len(rows)
+        self.fill_seconds += time.perf_counter() - t0
+        if rows is None:
+            return outs
         full = []
         for o in outs:
             a = np.full((len(self.y),) + o.shape[1:], np.nan, dtype=o.dtype)
