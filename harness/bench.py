@@ -109,6 +109,8 @@ class Bench:
             "load_average": _load_average(),
         }
         result["targets_met"] = _targets_met(result)
+        result["engine"] = engine_bench()
+        result["head_steps_per_s"] = result["engine"]["head_steps_per_s"]
         return result
 
     def _share_data(self, cache: Path) -> None:
@@ -122,6 +124,102 @@ class Bench:
         if shared.exists() and not any(target.iterdir()):
             target.rmdir()
             target.symlink_to(shared.resolve(), target_is_directory=True)
+
+
+# ---------------------------------------------------------------------------- engine micro-benchmarks
+
+ENGINE_BENCH = {"feature_dim": 256, "batch_size": 32, "items": 2048, "epochs": 3}
+
+
+def _features(items: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random 'cached features' and labels (speed only: nothing is learned from them)."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(items, dim)).astype("float32"), rng.integers(0, 3, size=items).astype("int64")
+
+
+def _bench_model(kind: str, dim: int, seed: int = 0):
+    """'head': the Ho & Kim dense head on `dim` features; 'tiny': one Dense(3) (near-zero compute)."""
+    import keras
+
+    from .strategies import TrainSettings
+    from .strategies.network import KerasStrategy
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=(dim,), name="features")
+    if kind == "head":
+        out = KerasStrategy(None, TrainSettings(), {"lrs": [1e-2]}).head(inp, seed)
+    else:
+        out = keras.layers.Dense(3, activation="softmax", dtype="float32", name="tiny")(inp)
+    return keras.Model(inp, out)
+
+
+def engine_steps(kind: str, dim: int, *, items: int, batch_size: int, epochs: int) -> dict:
+    """Training steps through the engine (`CompiledModel` + `fit_epochs`), after one untimed epoch."""
+    from .engine import AugmentationSpec, CompiledModel, OptimizerSettings, fit_epochs
+
+    x, y = _features(items, dim)
+    compiled = CompiledModel(_bench_model(kind, dim), OptimizerSettings(0.9, True, 1e-6), lr=1e-2)
+    source = lambda idx, draws: [x[idx]]  # noqa: E731  (cached features: a gather)
+    run = dict(batch_size=batch_size, seed=0, augmentation=AugmentationSpec(rotation=0.0), mode="bank")
+    fit_epochs(compiled, source, np.arange(items), y, epochs=1, **run)          # traces the step
+    compiled.restore(1e-2)
+    result = fit_epochs(compiled, source, np.arange(items), y, epochs=epochs, **run)
+    return {"steps": result.steps, "seconds": result.seconds, "steps_per_s": result.steps / result.seconds,
+            "s_per_step": result.seconds / result.steps}
+
+
+def naive_steps(kind: str, dim: int, *, items: int, batch_size: int, epochs: int) -> dict:
+    """The naive baseline: a plain Python loop of `model.train_on_batch`, same model, data and optimizer."""
+    from .engine import CompiledModel, OptimizerSettings
+
+    x, y = _features(items, dim)
+    model = CompiledModel(_bench_model(kind, dim), OptimizerSettings(0.9, True, 1e-6), lr=1e-2).model
+    model.train_on_batch(x[:batch_size], y[:batch_size])                         # traces the step
+    steps, t0 = 0, time.perf_counter()
+    for _ in range(epochs):
+        for b in range(0, items, batch_size):
+            model.train_on_batch(x[b:b + batch_size], y[b:b + batch_size])
+            steps += 1
+    seconds = time.perf_counter() - t0
+    return {"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds, "s_per_step": seconds / steps}
+
+
+def engine_bench(feature_dim: int = ENGINE_BENCH["feature_dim"], batch_size: int = ENGINE_BENCH["batch_size"],
+                 items: int = ENGINE_BENCH["items"], epochs: int = ENGINE_BENCH["epochs"], repeats: int = 3) -> dict:
+    """Dense-head steps/s on cached features, and the engine's per-step overhead against the naive loop.
+
+    The overhead model is one Dense(3) on a single feature: its step does almost no work, so
+    its seconds per step are what the engine (dispatch, gathering, bookkeeping) costs per step.
+    `naive_over_engine` > 1: the engine runs steps faster than a plain `train_on_batch` loop.
+    Each figure is the best of `repeats` runs, engine and naive alternating (a shared machine's
+    load varies from second to second).
+    """
+    import keras
+
+    from .sweep import keras_device
+
+    load_before = _load_average()
+    size = {"items": items, "batch_size": batch_size, "epochs": epochs}
+    best = lambda runs: min(runs, key=lambda r: r["seconds"])  # noqa: E731
+    head = best([engine_steps("head", feature_dim, **size) for _ in range(repeats)])
+    engine_runs, naive_runs = [], []
+    for _ in range(repeats):
+        engine_runs.append(engine_steps("tiny", 1, **size))
+        naive_runs.append(naive_steps("tiny", 1, **size))
+    engine, naive = best(engine_runs), best(naive_runs)
+    backend, device = keras_device()
+    return {
+        "head_steps_per_s": round(head["steps_per_s"], 1),
+        "head": {"feature_dim": feature_dim, **size, "repeats": repeats,
+                 **{k: round(v, 6) for k, v in head.items()}},
+        "engine_overhead": {"engine_s_per_step": round(engine["s_per_step"], 6),
+                            "naive_s_per_step": round(naive["s_per_step"], 6),
+                            "naive_over_engine": round(naive["s_per_step"] / engine["s_per_step"], 3),
+                            "steps": engine["steps"], "batch_size": batch_size, "repeats": repeats,
+                            "model": "Dense(3) on 1 feature (near-zero compute)"},
+        "backend": backend, "device": device, "keras": keras.__version__,
+        "load_average": {"before": load_before, "after": _load_average()},
+    }
 
 
 def _max_difference(a: dict, b: dict) -> float:

@@ -1,5 +1,6 @@
 """`harness bench [CONFIG.yaml] [--json] [--no-progress]`: naive vs cached, in one run.
 `harness bench --profile [CONFIG.yaml] [--backbone NAME[@SIZE] ...] [--out PATH] [--json]`: step costs.
+`harness bench --engine [--json]`: the engine micro-benchmarks alone (seconds).
 
 Runs the same small sweep twice: naively (the frozen base's forward pass
 recomputed every epoch, on the same prepared images) and with the activation
@@ -20,9 +21,21 @@ JSON (`--json`)::
      "targets": {"frozen_speedup": 10.0, "partial_speedup": 3.0, "max_metric_difference": 0.01,
                  "feature_extractor_auc_weighted": 0.65},
      "targets_met": {"frozen_speedup": true, ...}, "note": "...", "config": {...}, "backend": "tensorflow",
-     "device": "cpu", "versions": {...}, "machine": {...}, "load_average": [2.1, 2.0, 1.9]}
+     "device": "cpu: AMD EPYC", "versions": {...}, "machine": {...}, "load_average": [2.1, 2.0, 1.9],
+     "head_steps_per_s": 150.0,
+     "engine": {"head_steps_per_s": 150.0, "head": {"feature_dim": 256, "items": 2048, "batch_size": 32, "epochs": 3,
+                                                   "repeats": 3, "steps": 192, "seconds": 1.3, ...},
+                "engine_overhead": {"engine_s_per_step": 0.0013, "naive_s_per_step": 0.0012, "naive_over_engine": 0.9,
+                                    "steps": 192, "batch_size": 32, "repeats": 3, "model": "..."},
+                "backend": "tensorflow", "device": "...", "keras": "3.x",
+                "load_average": {"before": [...], "after": [...]}}}
 
-(values show the shape only).
+(values show the shape only). `engine` (also alone with `--engine`) times, after one untimed
+epoch, the Ho & Kim dense head on random cached features through the engine
+(`CompiledModel` + `fit_epochs`), and a near-zero-compute model (one Dense(3) on one feature)
+both through the engine and in a plain Python loop of `model.train_on_batch` (the naive
+baseline), best of three runs each, alternating; `naive_over_engine` > 1 means the engine's
+per-step overhead is below the naive loop's.
 
 `--profile` measures this machine's step costs for the dry run's cost model in seconds
 (random weights, tiny batches, a few timed calls): per backbone and input size, building the
@@ -57,6 +70,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="sweep YAML to bench (default: a built-in small MobileNetV1 sweep)")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--engine", action="store_true",
+                        help="only the engine micro-benchmarks: dense-head steps/s and per-step overhead (seconds)")
     parser.add_argument("--profile", action="store_true",
                         help="measure this machine's step costs for `harness sweep --dry-run` (seconds)")
     parser.add_argument("--backbone", action="append", default=None, metavar="NAME[@SIZE]",
@@ -74,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.profile:
         return _profile(args, config)
+    if args.engine:
+        if args.config or args.backbone or args.out:
+            print("harness bench: --engine takes no CONFIG, --backbone or --out", file=sys.stderr)
+            return 2
+        return _engine(args)
     if args.backbone or args.out:
         print("harness bench: --backbone and --out go with --profile", file=sys.stderr)
         return 2
@@ -83,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2, default=str))
         return 0
+    _print_engine(result["engine"])
     for r in result["rows"]:
         m = r["test_metrics"]["cached"]
         print(f"{r['backbone']:<18} {r['strategy']:<17} naive {r['naive_s']:8.2f}s  cached {r['cached_s']:7.2f}s  "
@@ -96,6 +117,25 @@ def run(args: argparse.Namespace) -> int:
           f"{result['feature_extractor_auc_weighted']} (target >= {t['feature_extractor_auc_weighted']:g})  "
           f"[{result['backend']}, {result['device']}, load {result['load_average']}]")
     return 0
+
+
+def _engine(args) -> int:
+    from harness.bench import engine_bench
+
+    result = engine_bench()
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        _print_engine(result)
+    return 0
+
+
+def _print_engine(e: dict) -> None:
+    o, h = e["engine_overhead"], e["head"]
+    print(f"dense head on cached features: {e['head_steps_per_s']} steps/s (batch {h['batch_size']}, "
+          f"{h['feature_dim']} features); per-step overhead: engine {o['engine_s_per_step'] * 1e3:.3f} ms, "
+          f"naive train_on_batch loop {o['naive_s_per_step'] * 1e3:.3f} ms, naive/engine x{o['naive_over_engine']}  "
+          f"[{e['backend']}, {e['device']}, load {e['load_average']['before']} -> {e['load_average']['after']}]")
 
 
 def _profile(args, config) -> int:
