@@ -155,3 +155,10 @@ def test_trial_rows_record_the_counted_images_per_phase(tmp_path):
     assert tp["cache_fill"]["images"] == 2 * fill_per_boundary          # pooled (warm-start head) + the boundary
     assert tp["fine_tuning"]["images"] == partial["timings"]["train_images"]
     assert tp["head_training"]["images"] > 0                            # the warm-start head's CV and refit
+    from dashboard import views                                          # what the dashboard's cost chart draws
+    from harness.results.schema import frame
+
+    speed = views.throughput(frame([fe, partial]))
+    assert sorted(speed["phase"]) == sorted([*fe["timings"]["throughput"], *tp])
+    assert speed.set_index(["strategy", "phase"]).loc[("partial_finetune", "fine_tuning"), "images_per_s"] == \
+        pytest.approx(tp["fine_tuning"]["images_per_s"])
