@@ -128,7 +128,7 @@ class Bench:
 
 # ---------------------------------------------------------------------------- engine micro-benchmarks
 
-ENGINE_BENCH = {"feature_dim": 256, "batch_size": 32, "items": 2048, "epochs": 3}
+ENGINE_BENCH = {"feature_dim": 256, "batch_size": 32, "items": 2048, "epochs": 5, "repeats": 5}
 
 
 def _features(items: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -185,14 +185,15 @@ def naive_steps(kind: str, dim: int, *, items: int, batch_size: int, epochs: int
 
 
 def engine_bench(feature_dim: int = ENGINE_BENCH["feature_dim"], batch_size: int = ENGINE_BENCH["batch_size"],
-                 items: int = ENGINE_BENCH["items"], epochs: int = ENGINE_BENCH["epochs"], repeats: int = 3) -> dict:
+                 items: int = ENGINE_BENCH["items"], epochs: int = ENGINE_BENCH["epochs"],
+                 repeats: int = ENGINE_BENCH["repeats"]) -> dict:
     """Dense-head steps/s on cached features, and the engine's per-step overhead against the naive loop.
 
     The overhead model is one Dense(3) on a single feature: its step does almost no work, so
     its seconds per step are what the engine (dispatch, gathering, bookkeeping) costs per step.
     `naive_over_engine` > 1: the engine runs steps faster than a plain `train_on_batch` loop.
-    Each figure is the best of `repeats` runs, engine and naive alternating (a shared machine's
-    load varies from second to second).
+    Each figure is the best of `repeats` runs, engine and naive interleaved, each going first in
+    turn (a shared machine's load varies from second to second).
     """
     import keras
 
@@ -203,9 +204,10 @@ def engine_bench(feature_dim: int = ENGINE_BENCH["feature_dim"], batch_size: int
     best = lambda runs: min(runs, key=lambda r: r["seconds"])  # noqa: E731
     head = best([engine_steps("head", feature_dim, **size) for _ in range(repeats)])
     engine_runs, naive_runs = [], []
-    for _ in range(repeats):
-        engine_runs.append(engine_steps("tiny", 1, **size))
-        naive_runs.append(naive_steps("tiny", 1, **size))
+    for i in range(repeats):            # alternating which goes first
+        pair = [(engine_runs, engine_steps), (naive_runs, naive_steps)]
+        for runs, measure in (pair if i % 2 == 0 else pair[::-1]):
+            runs.append(measure("tiny", 1, **size))
     engine, naive = best(engine_runs), best(naive_runs)
     backend, device = keras_device()
     return {

@@ -23,10 +23,10 @@ JSON (`--json`)::
      "targets_met": {"frozen_speedup": true, ...}, "note": "...", "config": {...}, "backend": "tensorflow",
      "device": "cpu: AMD EPYC", "versions": {...}, "machine": {...}, "load_average": [2.1, 2.0, 1.9],
      "head_steps_per_s": 150.0,
-     "engine": {"head_steps_per_s": 150.0, "head": {"feature_dim": 256, "items": 2048, "batch_size": 32, "epochs": 3,
-                                                   "repeats": 3, "steps": 192, "seconds": 1.3, ...},
+     "engine": {"head_steps_per_s": 150.0, "head": {"feature_dim": 256, "items": 2048, "batch_size": 32, "epochs": 5,
+                                                   "repeats": 5, "steps": 320, "seconds": 1.3, ...},
                 "engine_overhead": {"engine_s_per_step": 0.0013, "naive_s_per_step": 0.0012, "naive_over_engine": 0.9,
-                                    "steps": 192, "batch_size": 32, "repeats": 3, "model": "..."},
+                                    "steps": 320, "batch_size": 32, "repeats": 5, "model": "..."},
                 "backend": "tensorflow", "device": "...", "keras": "3.x",
                 "load_average": {"before": [...], "after": [...]}}}
 
@@ -34,7 +34,7 @@ JSON (`--json`)::
 epoch, the Ho & Kim dense head on random cached features through the engine
 (`CompiledModel` + `fit_epochs`), and a near-zero-compute model (one Dense(3) on one feature)
 both through the engine and in a plain Python loop of `model.train_on_batch` (the naive
-baseline), best of three runs each, alternating; `naive_over_engine` > 1 means the engine's
+baseline), best of five runs each, interleaved; `naive_over_engine` > 1 means the engine's
 per-step overhead is below the naive loop's.
 
 `--profile` measures this machine's step costs for the dry run's cost model in seconds
