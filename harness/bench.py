@@ -153,12 +153,13 @@ def _bench_model(kind: str, dim: int, seed: int = 0):
     return keras.Model(inp, out)
 
 
-def engine_steps(kind: str, dim: int, *, items: int, batch_size: int, epochs: int) -> dict:
+def engine_steps(kind: str, dim: int, *, items: int, batch_size: int, epochs: int, steps_per_execution: int = 1) -> dict:
     """Training steps through the engine (`CompiledModel` + `fit_epochs`), after one untimed epoch."""
     from .engine import AugmentationSpec, CompiledModel, OptimizerSettings, fit_epochs
 
     x, y = _features(items, dim)
-    compiled = CompiledModel(_bench_model(kind, dim), OptimizerSettings(0.9, True, 1e-6), lr=1e-2)
+    compiled = CompiledModel(_bench_model(kind, dim), OptimizerSettings(0.9, True, 1e-6), lr=1e-2,
+                             steps_per_execution=steps_per_execution)
     source = lambda idx, draws: [x[idx]]  # noqa: E731  (cached features: a gather)
     run = dict(batch_size=batch_size, seed=0, augmentation=AugmentationSpec(rotation=0.0), mode="bank")
     fit_epochs(compiled, source, np.arange(items), y, epochs=1, **run)          # traces the step
@@ -193,23 +194,30 @@ def engine_bench(feature_dim: int = ENGINE_BENCH["feature_dim"], batch_size: int
     its seconds per step are what the engine (dispatch, gathering, bookkeeping) costs per step.
     `naive_over_engine` > 1: the engine runs steps faster than a plain `train_on_batch` loop.
     Each figure is the best of `repeats` runs, engine and naive interleaved, each going first in
-    turn (a shared machine's load varies from second to second).
+    turn (a shared machine's load varies from second to second). The engine runs as trials run
+    it: steps per dispatch from HARNESS_STEPS_PER_EXECUTION ('auto': 1 on CPU, 64 on a GPU).
     """
+    import functools
+
     import keras
 
+    from .engine.step import resolve_steps_per_execution
     from .sweep import keras_device
+    from .trial import STEPS_ENV
 
+    backend, device = keras_device()
+    per_dispatch = resolve_steps_per_execution(os.environ.get(STEPS_ENV, "auto"), device)
+    through_engine = functools.partial(engine_steps, steps_per_execution=per_dispatch)
     load_before = _load_average()
     size = {"items": items, "batch_size": batch_size, "epochs": epochs}
     best = lambda runs: min(runs, key=lambda r: r["seconds"])  # noqa: E731
-    head = best([engine_steps("head", feature_dim, **size) for _ in range(repeats)])
+    head = best([through_engine("head", feature_dim, **size) for _ in range(repeats)])
     engine_runs, naive_runs = [], []
     for i in range(repeats):            # alternating which goes first
-        pair = [(engine_runs, engine_steps), (naive_runs, naive_steps)]
+        pair = [(engine_runs, through_engine), (naive_runs, naive_steps)]
         for runs, measure in (pair if i % 2 == 0 else pair[::-1]):
             runs.append(measure("tiny", 1, **size))
     engine, naive = best(engine_runs), best(naive_runs)
-    backend, device = keras_device()
     return {
         "head_steps_per_s": round(head["steps_per_s"], 1),
         "head": {"feature_dim": feature_dim, **size, "repeats": repeats,
@@ -218,6 +226,7 @@ def engine_bench(feature_dim: int = ENGINE_BENCH["feature_dim"], batch_size: int
                             "naive_s_per_step": round(naive["s_per_step"], 6),
                             "naive_over_engine": round(naive["s_per_step"] / engine["s_per_step"], 3),
                             "steps": engine["steps"], "batch_size": batch_size, "repeats": repeats,
+                            "steps_per_execution": per_dispatch,
                             "model": "Dense(3) on 1 feature (near-zero compute)"},
         "backend": backend, "device": device, "keras": keras.__version__,
         "load_average": {"before": load_before, "after": _load_average()},

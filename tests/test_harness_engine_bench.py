@@ -13,6 +13,7 @@ def test_engine_bench_counts_steps_and_compares_with_the_naive_loop():
     assert r["head_steps_per_s"] == pytest.approx(head["steps"] / head["seconds"], rel=1e-3)
     assert over["naive_over_engine"] == pytest.approx(over["naive_s_per_step"] / over["engine_s_per_step"], rel=1e-2)
     assert r["load_average"]["before"] is not None and r["device"]
+    assert over["steps_per_execution"] == (1 if r["device"].startswith("cpu") else 64)   # as trials run (auto)
 
 
 def test_engine_flag_takes_no_config(capsys):

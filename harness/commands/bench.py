@@ -26,7 +26,8 @@ JSON (`--json`)::
      "engine": {"head_steps_per_s": 150.0, "head": {"feature_dim": 256, "items": 2048, "batch_size": 32, "epochs": 5,
                                                    "repeats": 5, "steps": 320, "seconds": 1.3, ...},
                 "engine_overhead": {"engine_s_per_step": 0.0013, "naive_s_per_step": 0.0012, "naive_over_engine": 0.9,
-                                    "steps": 320, "batch_size": 32, "repeats": 5, "model": "..."},
+                                    "steps": 320, "batch_size": 32, "repeats": 5, "steps_per_execution": 1,
+                                    "model": "..."},
                 "backend": "tensorflow", "device": "...", "keras": "3.x",
                 "load_average": {"before": [...], "after": [...]}}}
 
