@@ -42,6 +42,34 @@ def resolve_precision(setting: str, device: str) -> str:
 STEPS_ENV = "HARNESS_STEPS_PER_EXECUTION"
 
 
+#: environment variable: where full fine-tuning rotates its images ('auto': in the model on an accelerator, else host)
+AUGMENT_ENV = "HARNESS_AUGMENT_ON"
+
+
+def augment_on_device(device: str) -> bool:
+    """True: full fine-tuning rotates inside the model (`engine.augment`); False: the host's `ImageBank`."""
+    setting = os.environ.get(AUGMENT_ENV, "auto")
+    if setting not in ("auto", "device", "host"):
+        raise ValueError(f"{AUGMENT_ENV} must be auto, device or host. Got {setting!r} instead.")
+    if setting == "auto":
+        return device.startswith(("gpu", "cuda"))
+    return setting == "device"
+
+
+#: environment variable: train a fold's learning rates together ('auto': on an accelerator only)
+GROUP_ENV = "HARNESS_GROUP_RUNS"
+
+
+def group_runs(device: str) -> bool:
+    """Whether cross-validation trains a fold's learning rates together (`harness.engine.group`)."""
+    setting = os.environ.get(GROUP_ENV, "auto")
+    if setting not in ("auto", "yes", "no"):
+        raise ValueError(f"{GROUP_ENV} must be auto, yes or no. Got {setting!r} instead.")
+    if setting == "auto":
+        return device.startswith(("gpu", "cuda"))
+    return setting == "yes"
+
+
 def configure_threads(trial: dict, device: str, policy: str = "auto") -> dict:
     """The CPU thread policy for this process, from the first trial it runs (`harness.engine.threads`)."""
     from .engine import threads
@@ -102,6 +130,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         from .engine import ImageBank, TrialContext
         from .engine.throughput import phase_entry
         from .features import FeatureCache
+        from .engine.step import resolve_steps_per_execution
         from .strategies import FullFinetune, TrainSettings
         from .sweep import library_versions
 
@@ -120,6 +149,8 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         bank = ImageBank(dataset, backbone, size, trial["preprocessing"], augmentation_spec(trial), seed=seed)
         ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=False),
                            "none", seed=seed, cached=False, random_init=False)
+        ctx.steps_per_execution = resolve_steps_per_execution(os.environ.get(STEPS_ENV, "auto"), device)
+        ctx.augment_on_device = augment_on_device(device)
         batch = int(src.get("batch_size", trial["training"]["batch_size"]))
         settings = TrainSettings.from_config(trial["training"], epochs=int(src["epochs"]), batch_size=batch,
                                              batch_size_per_backbone={})
@@ -213,6 +244,8 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
                        weights_identity(wspec, backbone, size, sources_root, seed=trial["seed"]),
                        seed=trial["seed"], cached=cached)
     ctx.steps_per_execution = resolve_steps_per_execution(os.environ.get(STEPS_ENV, "auto"), device)
+    ctx.augment_on_device = augment_on_device(device)
+    ctx.group_runs = group_runs(device)
     table = ctx.table
     train_idx, test_idx = patient_indices(table, train_p), patient_indices(table, test_p)
     folds = make_folds(table, train_p, trial["protocol"]["folds"], trial["seed"])
@@ -226,7 +259,9 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     timings["train_images"] = learner.images_trained
     timings["train_images_per_s"] = learner.images_trained / max(learner.train_seconds, 1e-9)
     timings["engine"] = {**engine, "runs_per_step": getattr(learner, "runs_per_step", 1),
-                         "steps_per_execution": ctx.steps_per_execution}
+                         "steps_per_execution": ctx.steps_per_execution,
+                         "augmentation_on": "device" if ctx.augment_on_device else "host",
+                         "group_runs": ctx.group_runs}
     timings["throughput"] = throughput(phase_counts(learner, ctx, len(test_idx), timings["test_s"]), device=device,
                                        backbone=backbone.name, strategy=trial["strategy"],
                                        precision=keras.config.dtype_policy().name, input_size=size,

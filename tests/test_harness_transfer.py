@@ -19,15 +19,22 @@ def test_gap_larger_than_every_seeds_spread_is_clear():
     r = out.iloc[0]
     assert r["mean"] == pytest.approx(0.82) and r["none_mean"] == pytest.approx(0.52333333)
     assert r["gap"] == pytest.approx(0.29666667)
-    assert r["spread"] == pytest.approx(0.05)          # none's range 0.55 - 0.50 is the larger
-    assert r["sd"] == pytest.approx(0.02) and bool(r["clear"])
+    assert r["sd"] == pytest.approx(0.02)
+    assert r["spread"] == pytest.approx(r["none_sd"]) and r["none_sd"] > r["sd"]   # the larger sd
+    assert bool(r["clear"]) and bool(r["separated"])
 
 
 def test_gap_within_the_seed_spread_is_not_clear():
     out = transfer_effect(_frame([0.60, 0.80], [0.55, 0.65]))
     r = out.iloc[0]
-    assert r["gap"] == pytest.approx(0.10) and r["spread"] == pytest.approx(0.20)
-    assert not bool(r["clear"])
+    assert r["gap"] == pytest.approx(0.10) and r["spread"] == pytest.approx(0.1414214)   # sd of 0.6, 0.8
+    assert not bool(r["clear"]) and not bool(r["separated"])
+
+
+def test_a_clear_gap_need_not_separate_every_seed():
+    r = transfer_effect(_frame([0.70, 0.72, 0.74, 0.60], [0.55, 0.56, 0.57, 0.62])).iloc[0]
+    assert r["gap"] > r["spread"] and bool(r["clear"])
+    assert not bool(r["separated"])                      # 0.60 < 0.62
 
 
 def test_needs_two_seeds_on_both_sides_and_ignores_failed_trials():

@@ -109,10 +109,11 @@ def _print_transfer(done) -> None:
         effect = transfer_effect(done, metric)
         if effect.empty:
             return
-        print(f"\ntransfer effect on {metric} (mean ± sd over seeds; spread = the larger range; "
-              "clear = gap > spread):")
+        print(f"\ntransfer effect on {metric} (mean ± sd over seeds; spread = the larger sd; "
+              "separated = the worst pretrained seed above the best none seed):")
         for _, r in effect.iterrows():
             print(f"  {r['backbone']} {r['strategy']} ({r['train_patients']} patients): "
                   f"{r['weights']} {r['mean']:.3f} ± {r['sd']:.3f} (n {r['n_seeds']}) vs none "
                   f"{r['none_mean']:.3f} ± {r['none_sd']:.3f} (n {r['none_n_seeds']}): gap {r['gap']:+.3f}, "
-                  f"spread {r['spread']:.3f} -> {'clear' if r['clear'] else 'not clear'}")
+                  f"spread {r['spread']:.3f} -> {'clear' if r['clear'] else 'not clear'}, "
+                  f"{'separated' if r['separated'] else 'not separated'}")

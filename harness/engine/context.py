@@ -49,6 +49,10 @@ class TrialContext:
         self.augmented_rows: np.ndarray | None = None    # None: rotated draws of every row
         #: training steps per call into the compiled graph (`harness.engine.step`; run_trial sets it per device)
         self.steps_per_execution = 1
+        #: rotate/zoom/scale images inside the model (full fine-tuning) instead of on the host (run_trial sets it)
+        self.augment_on_device = True
+        #: train a fold's learning rates together (`RunGroup`; run_trial sets it per device)
+        self.group_runs = True
 
     @property
     def feature_dim(self) -> int:

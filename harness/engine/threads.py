@@ -1,43 +1,38 @@
 """How the TensorFlow CPU runtime spreads work over the cores: a per-process choice, made once.
 
-Small models (the quick preset's MobileNet at 64 px, CBR-Tiny at 32 px) are bound by the
-cost of each op, not by its arithmetic: splitting a 16×32×32×8 convolution over two threads
-costs more in hand-offs than it saves. For them, one thread per op and independent ops in
-parallel ("ops") is faster; for large models, each op split over all cores ("wide", TF's
-default) is. Measured on this 2-core machine (TensorFlow 2.21 CPU, batch of one training
-step, `uptime` load < 1):
+"wide" (TensorFlow's default, and `auto`): each op split over all cores. "ops": one thread
+per op, independent ops in parallel. In isolation a small model's training step is faster
+with "ops"; in a whole trial it made no difference, so the default stays TensorFlow's.
+Measured on this 2-core machine (TensorFlow 2.21 CPU, load < 1.5):
 
-| model, input, batch | wide (TF default) | ops (1 intra, 2 inter) |
+| what | wide | ops |
 |---|---|---|
-| MobileNetV1-0.25, 64 px, 16 | 36 ms | 26 ms |
-| the same, two learning rates in one step (`harness.engine.group`) | 55 ms | 32 ms |
-| ResNet50V2, 160 px, 8 | 823 ms | 934 ms |
+| one training step, MobileNetV1-0.25, 64 px, batch 16 | 36 ms | 26 ms |
+| one step of two learning rates together (`RunGroup`) | 55 ms | 32 ms |
+| one step, ResNet50V2, 160 px, batch 8 | 823 ms | 934 ms |
+| quick preset's full fine-tune trial (MobileNetV1-0.25, 64 px), cross-validation | 17.5 s | 18.0 s |
 
-`auto` picks "ops" when the first model this process trains has an input of at most
-`SMALL_INPUT` pixels and no GPU is in use, else "wide". TensorFlow fixes its thread pools
-when its runtime starts, so the choice holds for the whole process; each result row records
-the pools actually in use (`timings["engine"]`). Other backends are left as they are.
+TensorFlow fixes its thread pools when its runtime starts, so the first trial of a process
+decides; each result row records the pools in use (`timings["engine"]`). Other backends
+are left as they are.
 """
 from __future__ import annotations
 
 import os
 
 POLICIES = ("auto", "ops", "wide")
-#: inputs up to this size count as small for `auto`
-SMALL_INPUT = 128
 #: environment variable that overrides `auto` (`harness sweep --cpu-threads` sets it for child processes)
 ENV = "HARNESS_CPU_THREADS"
 
 
 def resolve(policy: str, input_size: int, device: str) -> str:
-    """'ops' or 'wide' for `policy` ('auto' decides from the input size and the device)."""
+    """'ops' or 'wide' for `policy` ('auto' is TensorFlow's default, 'wide': see the table above)."""
     policy = os.environ.get(ENV, policy) if policy == "auto" else policy
     if policy not in POLICIES:
         raise ValueError(f"CPU thread policy must be one of {POLICIES}. Got {policy!r} instead.")
     if policy != "auto":
         return policy
-    on_gpu = device.startswith(("gpu", "cuda"))
-    return "ops" if not on_gpu and int(input_size) <= SMALL_INPUT else "wide"
+    return "wide"
 
 
 def configure(policy: str, input_size: int, device: str) -> dict:

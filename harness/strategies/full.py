@@ -29,6 +29,9 @@ class FullFinetune(KerasStrategy):
         from ..engine.augment import device_augment_layer
 
         self.apply_plan()
+        if not self.ctx.augment_on_device:
+            inp = keras.Input(shape=self.ctx.base.input_shape[1:], name="image")
+            return inp, self.head(self.ctx.base(inp), self.ctx.seed)
         size = self.ctx.base.input_shape[1]
         grey = keras.Input(shape=(size, size), name="grey")
         angle = keras.Input(shape=(), name="angle")
@@ -38,6 +41,8 @@ class FullFinetune(KerasStrategy):
 
     def inputs(self, idx, draws):
         bank = self.ctx.bank
+        if not self.ctx.augment_on_device:
+            return [bank.batch(idx, draws)]
         return [bank.grey(idx), bank.angles(idx, draws)]
 
     def params(self) -> dict:

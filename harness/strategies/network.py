@@ -2,9 +2,9 @@
 
 Each Keras strategy builds one model per trial (its policy: inputs, frozen part, trained
 part, BatchNorm mode), compiled once; every (fold, learning rate) run restores the initial
-state and runs `engine.fit_epochs`. Cross-validation trains a fold's learning rates
-together (`engine.RunGroup`: the same batches, one step for all; `group_runs = False` runs
-them one after another, with the same numbers).
+state and runs `engine.fit_epochs`. Cross-validation can train a fold's learning rates
+together (`engine.RunGroup`: the same batches, one step for all, the same numbers as one
+run after another); by default only on an accelerator.
 """
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ class KerasStrategy(Strategy):
 
     #: "bank" (cached-feature strategies: the pre-rotated bank) or "fresh" (a new angle every epoch)
     augmentation_mode: ClassVar[str] = "bank"
-    #: train a fold's learning rates together in one model (False: one run after another, same numbers)
-    group_runs: ClassVar[bool] = True
+    #: train a fold's learning rates together in one model: True, False (one run after another, same
+    #: numbers) or None (the trial's `ctx.group_runs`: on an accelerator only, see harness.engine.group)
+    group_runs: ClassVar[bool | None] = None
 
     def __init__(self, ctx, settings, options):
         super().__init__(ctx, settings, options)
@@ -103,7 +104,8 @@ class KerasStrategy(Strategy):
         return result
 
     def curves(self, train_idx, val_idx, candidates: list[dict], epochs: int) -> list[list[float]]:
-        if not self.group_runs or len(candidates) < 2 or val_idx is None or not len(val_idx):
+        grouped = self.ctx.group_runs if self.group_runs is None else self.group_runs
+        if not grouped or len(candidates) < 2 or val_idx is None or not len(val_idx):
             return super().curves(train_idx, val_idx, candidates, epochs)
         self.reset(candidates[0]["lr"], train_idx)       # the single model now holds the runs' initial state
         if self._group is None or self._group.size != len(candidates):
