@@ -117,7 +117,9 @@ def sweep_command(cfg: Path, store: Path, tag: str, *extra: str) -> subprocess.P
 # ---------------------------------------------------------------------------- the command line (own local Ray)
 
 def test_ctrl_c_cancels_trials_and_stops_the_local_instance(tmp_path):
-    cfg = toy_config(tmp_path, seeds=(0, 1, 2))
+    # six trials, two at a time: when Ctrl-C comes, trials are still queued, so the sweep
+    # cannot have finished on its own (with three, a slow CI machine could reach the end first)
+    cfg = toy_config(tmp_path, seeds=tuple(range(6)))
     tag = uuid.uuid4().hex
     proc = sweep_command(cfg, tmp_path / "r.sqlite", tag)
     try:
