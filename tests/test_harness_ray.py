@@ -111,7 +111,15 @@ def sweep_command(cfg: Path, store: Path, tag: str, *extra: str) -> subprocess.P
     cmd = [sys.executable, "-m", "harness.cli", "sweep", str(cfg), "--store", str(store), "--executor", "ray",
            "--no-progress", "--json", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)      # its own process group, as a terminal job would be
+                            start_new_session=True,      # its own process group, as a terminal job would be
+                            preexec_fn=_terminal_signals)
+
+
+def _terminal_signals() -> None:
+    """In the child: SIGINT as a shell gives it (default action, not blocked), whatever the test
+    process inherited from earlier tests (an ignored or blocked SIGINT passes to children)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 # ---------------------------------------------------------------------------- the command line (own local Ray)
