@@ -116,7 +116,9 @@ def table2_chart(dumbbell: pd.DataFrame, measure: str) -> alt.LayerChart:
 def size_chart(frame: pd.DataFrame, measure: str) -> alt.HConcatChart:
     """One panel per Figure 6 selection: studies (colour = modality) and the harness's learning curves
     (line colour = TL strategy, mean ± sd over trials per configuration), data per class on a log axis."""
-    data = frame.assign(strategy=frame["label"].where(frame["kind"] == "harness").str.split(" / ").str[1])
+    # object dtype: with no harness rows the masked labels are all NaN, a float column without .str
+    harness_labels = frame["label"].astype(object).where(frame["kind"] == "harness")
+    data = frame.assign(strategy=harness_labels.astype(object).str.split(" / ").str[1])
     sizes = data["data_per_class"][data["data_per_class"] > 0]
     domain = [float(sizes.min()) / 1.3, float(sizes.max()) * 1.3] if len(sizes) else [1, 10]
     x = alt.X("data_per_class:Q", scale=alt.Scale(type="log", domain=domain, nice=False),

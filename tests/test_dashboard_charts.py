@@ -208,3 +208,15 @@ def test_review_figures_and_experiment_charts_are_valid_specs(tmp_path):
     charts.configuration_cost(views.cost_vs_metric(trials, "accuracy"), "accuracy").to_dict()
     charts.learning_curves(views.learning_curves(trials, "accuracy"), "accuracy").to_dict()
     assert isinstance(charts.figure4(summary.figure4_tables(studies)), alt.VConcatChart)
+
+
+def test_size_chart_draws_the_studies_when_no_trial_has_a_learning_curve():
+    """No harness rows (a store without data-size trials): the studies still plot, no AttributeError."""
+    points = pd.DataFrame({"study_id": ["a", "b"], "size": [10.0, 200.0], "value": [0.7, 0.9],
+                           "title": ["A", "B"], "modality": ["MRI", "CT"]})
+    trials = trials_frame(backbone=["VGG16"] * 2, strategy=["full_finetune"] * 2, data_size=[6, 6],
+                          accuracy=[0.5, 0.7])
+    frame = views.size_performance({"review": points.iloc[:1], "all": points}, trials.iloc[:0], "accuracy")
+    assert set(frame["kind"]) == {"study"}
+    spec = charts.size_chart(frame, "accuracy").to_dict()
+    assert [p["title"]["text"] for p in spec["hconcat"]] == ["review", "all"]
