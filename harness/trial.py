@@ -35,47 +35,39 @@ def resolve_precision(setting: str, device: str) -> str:
     """The dtype policy for `training.precision`: 'auto' is mixed_float16 on a GPU, float32 elsewhere."""
     if setting != "auto":
         return setting
-    return "mixed_float16" if device.startswith(("gpu", "cuda")) else "float32"
+    return "mixed_float16" if on_accelerator(device) else "float32"
 
 
 #: environment variable: training steps per dispatch ('auto': 1 on CPU, 64 on an accelerator)
 STEPS_ENV = "HARNESS_STEPS_PER_EXECUTION"
 
 
+def on_accelerator(device: str) -> bool:
+    """Whether `device` (as `keras_device` names it) is a GPU: the engine's `auto` settings differ there."""
+    return device.startswith(("gpu", "cuda"))
+
+
+def _switch(env: str, on: str, off: str, device: str) -> bool:
+    """An engine switch from `env`: `on`, `off` or 'auto' (on an accelerator only)."""
+    setting = os.environ.get(env, "auto")
+    if setting not in ("auto", on, off):
+        raise ValueError(f"{env} must be auto, {on} or {off}. Got {setting!r} instead.")
+    return on_accelerator(device) if setting == "auto" else setting == on
+
+
 #: environment variable: where full fine-tuning rotates its images ('auto': in the model on an accelerator, else host)
 AUGMENT_ENV = "HARNESS_AUGMENT_ON"
-
-
-def augment_on_device(device: str) -> bool:
-    """True: full fine-tuning rotates inside the model (`engine.augment`); False: the host's `ImageBank`."""
-    setting = os.environ.get(AUGMENT_ENV, "auto")
-    if setting not in ("auto", "device", "host"):
-        raise ValueError(f"{AUGMENT_ENV} must be auto, device or host. Got {setting!r} instead.")
-    if setting == "auto":
-        return device.startswith(("gpu", "cuda"))
-    return setting == "device"
-
-
 #: environment variable: train a fold's learning rates together ('auto': on an accelerator only)
 GROUP_ENV = "HARNESS_GROUP_RUNS"
 
 
-def group_runs(device: str) -> bool:
-    """Whether cross-validation trains a fold's learning rates together (`harness.engine.group`)."""
-    setting = os.environ.get(GROUP_ENV, "auto")
-    if setting not in ("auto", "yes", "no"):
-        raise ValueError(f"{GROUP_ENV} must be auto, yes or no. Got {setting!r} instead.")
-    if setting == "auto":
-        return device.startswith(("gpu", "cuda"))
-    return setting == "yes"
+def configure_engine(ctx, device: str) -> None:
+    """How this trial's steps run on `device` (engine settings; the numbers do not depend on them)."""
+    from .engine.step import resolve_steps_per_execution
 
-
-def configure_threads(trial: dict, device: str, policy: str = "auto") -> dict:
-    """The CPU thread policy for this process, from the first trial it runs (`harness.engine.threads`)."""
-    from .engine import threads
-
-    size = trial.get("input_size") or get_backbone(trial["backbone"]).input_size
-    return threads.configure(policy, size, device)
+    ctx.steps_per_execution = resolve_steps_per_execution(os.environ.get(STEPS_ENV, "auto"), device)
+    ctx.augment_on_device = _switch(AUGMENT_ENV, "device", "host", device)   # else the host's ImageBank
+    ctx.group_runs = _switch(GROUP_ENV, "yes", "no", device)                  # harness.engine.group
 
 
 def train_settings(trial: dict, backbone: str):
@@ -130,7 +122,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         from .engine import ImageBank, TrialContext
         from .engine.throughput import phase_entry
         from .features import FeatureCache
-        from .engine.step import resolve_steps_per_execution
+        from .engine import threads
         from .strategies import FullFinetune, TrainSettings
         from .sweep import library_versions
 
@@ -140,7 +132,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         seed = int(src.get("seed", 0))
         t0 = time.perf_counter()
         device = keras_device()[1]
-        configure_threads(trial, device)
+        threads.configure("auto")
         keras.mixed_precision.set_global_policy(resolve_precision(train_settings(trial, None).precision, device))
         d = trial["data"]
         dataset = load_dataset(src["data"], cache_dir=cache_dir / "data", image_size=d["image_size"], frames=d["frames"])
@@ -149,8 +141,7 @@ def ensure_source(trial: dict, cache_dir: Path, sources_root: Path, progress: bo
         bank = ImageBank(dataset, backbone, size, trial["preprocessing"], augmentation_spec(trial), seed=seed)
         ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=False),
                            "none", seed=seed, cached=False, random_init=False)
-        ctx.steps_per_execution = resolve_steps_per_execution(os.environ.get(STEPS_ENV, "auto"), device)
-        ctx.augment_on_device = augment_on_device(device)
+        configure_engine(ctx, device)
         batch = int(src.get("batch_size", trial["training"]["batch_size"]))
         settings = TrainSettings.from_config(trial["training"], epochs=int(src["epochs"]), batch_size=batch,
                                              batch_size_per_backbone={})
@@ -203,8 +194,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     """Run one trial (a `TrialSpec` or its `to_dict()`) end to end; returns its result row (not yet stored)."""
     import keras
 
-    from .engine import ImageBank, TrialContext
-    from .engine.step import resolve_steps_per_execution
+    from .engine import ImageBank, TrialContext, threads
     from .engine.throughput import throughput
     from .features import FeatureCache
     from .protocol import make_folds, patient_indices, run_protocol
@@ -223,7 +213,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     t_all = time.perf_counter()
     timings: dict = {}
     backend, device = keras_device()
-    engine = configure_threads(trial, device)
+    engine = threads.configure("auto")
     keras.mixed_precision.set_global_policy(resolve_precision(train_settings(trial, None).precision, device))
     t0 = time.perf_counter()
     if trial["weights"].startswith("source:"):
@@ -243,9 +233,7 @@ def run_trial(trial: dict, cache_dir: str | Path = ".harness/cache", sources_roo
     ctx = TrialContext(dataset, backbone, base, bank, FeatureCache(cache_dir / "features", enabled=cached),
                        weights_identity(wspec, backbone, size, sources_root, seed=trial["seed"]),
                        seed=trial["seed"], cached=cached)
-    ctx.steps_per_execution = resolve_steps_per_execution(os.environ.get(STEPS_ENV, "auto"), device)
-    ctx.augment_on_device = augment_on_device(device)
-    ctx.group_runs = group_runs(device)
+    configure_engine(ctx, device)
     table = ctx.table
     train_idx, test_idx = patient_indices(table, train_p), patient_indices(table, test_p)
     folds = make_folds(table, train_p, trial["protocol"]["folds"], trial["seed"])

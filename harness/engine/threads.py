@@ -25,7 +25,7 @@ POLICIES = ("auto", "ops", "wide")
 ENV = "HARNESS_CPU_THREADS"
 
 
-def resolve(policy: str, input_size: int, device: str) -> str:
+def resolve(policy: str) -> str:
     """'ops' or 'wide' for `policy` ('auto' is TensorFlow's default, 'wide': see the table above)."""
     policy = os.environ.get(ENV, policy) if policy == "auto" else policy
     if policy not in POLICIES:
@@ -35,7 +35,7 @@ def resolve(policy: str, input_size: int, device: str) -> str:
     return "wide"
 
 
-def configure(policy: str, input_size: int, device: str) -> dict:
+def configure(policy: str = "auto") -> dict:
     """Set TensorFlow's thread pools for `policy` if its runtime has not started; report what is in use."""
     import keras
 
@@ -43,7 +43,7 @@ def configure(policy: str, input_size: int, device: str) -> dict:
         return {"cpu_threads": "backend default"}
     import tensorflow as tf  # tf-only branch
 
-    chosen = resolve(policy, input_size, device)
+    chosen = resolve(policy)
     cores = os.cpu_count() or 1
     intra, inter = (1, cores) if chosen == "ops" else (0, 0)
     try:
