@@ -96,11 +96,15 @@ class KerasStrategy(Strategy):
         if val_idx is not None and len(val_idx):
             val_idx = np.asarray(val_idx, dtype=np.int64)
             validate = lambda: self.score(val_idx, self.predict_scores(val_idx))  # noqa: E731
-        result = fit_epochs(self.compiled, self.inputs, items, self.ctx.y, epochs=epochs,
+        return self._fit(self.compiled, items, epochs, validate)
+
+    def _fit(self, compiled, items, epochs: int, validate, runs: int = 1):
+        """`engine.fit_epochs` with this strategy's inputs and settings; counts what it trained (per run)."""
+        result = fit_epochs(compiled, self.inputs, items, self.ctx.y, epochs=epochs,
                             batch_size=self.settings.batch_size, seed=self.ctx.seed,
                             augmentation=self.ctx.bank.augmentation, mode=self.augmentation_mode, validate=validate)
         self.train_seconds += result.seconds
-        self.images_trained += result.images
+        self.images_trained += result.images * runs
         return result
 
     def curves(self, train_idx, val_idx, candidates: list[dict], epochs: int) -> list[list[float]]:
@@ -121,11 +125,7 @@ class KerasStrategy(Strategy):
             scores = predict_rows(group, self.inputs, val_idx, self.predict_batch_rows())
             return [self.score(val_idx, s) for s in scores]
 
-        result = fit_epochs(group, self.inputs, self.training_items(np.asarray(train_idx)), self.ctx.y,
-                            epochs=epochs, batch_size=self.settings.batch_size, seed=self.ctx.seed,
-                            augmentation=self.ctx.bank.augmentation, mode=self.augmentation_mode, validate=validate)
-        self.train_seconds += result.seconds
-        self.images_trained += result.images * group.size
+        result = self._fit(group, self.training_items(np.asarray(train_idx)), epochs, validate, runs=group.size)
         return [list(run) for run in zip(*result.curve)]
 
     def curve(self, train_idx, val_idx, candidate: dict, epochs: int) -> list[float]:
